@@ -1,0 +1,169 @@
+"""The two file layouts of `torch.save`: legacy (a run of pickles) and zip.
+
+Both return the unpickled object tree with every tensor as a `TensorRef` whose
+storage knows its byte offset in the file. No storage bytes are read here.
+"""
+
+from __future__ import annotations
+
+import struct
+import zipfile
+from collections.abc import Callable
+
+from . import allowlist
+from .errors import CheckpointError
+from .source import FileRange, InMemoryFile, SharedFile
+from .tensors import StorageRef
+from .unpickler import load_pickle
+
+LEGACY_MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
+ZIP_SIGNATURE = b"PK\x03\x04"
+_ZIP_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
+
+ProgressCallback = Callable[[int, int], None]
+
+
+class _StorageTable:
+    """Collects the storages that persistent ids name while a pickle loads."""
+
+    def __init__(self, file_size: int):
+        self.file_size = file_size
+        self.storages: dict[str, StorageRef] = {}
+
+    def persistent_load(self, pid) -> StorageRef:
+        if not isinstance(pid, tuple) or len(pid) not in (5, 6) or pid[0] != "storage":
+            raise CheckpointError(f"unsupported persistent id {pid!r:.100}")
+        storage_type = allowlist.storage_type_of(pid[1])
+        key, location, numel = pid[2], pid[3], pid[4]
+        if not isinstance(key, str) or not isinstance(location, str):
+            raise CheckpointError(f"invalid storage record name {key!r:.60}")
+        if len(pid) == 6 and pid[5] is not None:
+            raise CheckpointError(f"storage {key!r} is a view of another storage, which is not supported")
+        if not isinstance(numel, int) or numel < 0:
+            raise CheckpointError(f"storage {key!r} declares an invalid size {numel!r:.40}")
+        if numel * storage_type.dtype.itemsize > self.file_size:
+            raise CheckpointError(
+                f"storage {key!r} declares {numel} elements, more than the file's "
+                f"{self.file_size} bytes can hold"
+            )
+        existing = self.storages.get(key)
+        if existing is not None:
+            if existing.numel != numel or existing.storage_type.name != storage_type.name:
+                raise CheckpointError(f"storage {key!r} is declared twice with different types or sizes")
+            return existing
+        storage = StorageRef(key, storage_type, numel, location)
+        self.storages[key] = storage
+        return storage
+
+
+def detect_format(file: SharedFile) -> str:
+    """Return "zip" or "legacy", or raise CheckpointError for anything else."""
+    if file.size == 0:
+        raise CheckpointError("the file is empty")
+    head = file.read_at(0, min(file.size, 16))
+    if head.startswith(ZIP_SIGNATURE):
+        return "zip"
+    if head[:2] == b"\x80\x02" and len(head) >= 14 and head[2:4] == b"\x8a\x0a":
+        return "legacy"
+    if head[:1] == b"\x80":
+        raise CheckpointError("a plain pickle, not a torch checkpoint (no torch magic number)")
+    raise CheckpointError("not a PyTorch checkpoint: it is neither a zip archive nor a legacy torch file")
+
+
+def load_legacy(file: SharedFile, progress: ProgressCallback | None = None) -> object:
+    """Load a file that `torch.save(..., _use_new_zipfile_serialization=False)` wrote."""
+    source = FileRange(file, 0, file.size)
+    magic = load_pickle(source)
+    if magic != LEGACY_MAGIC_NUMBER:
+        raise CheckpointError("not a legacy torch file: wrong magic number")
+    protocol = load_pickle(source)
+    if protocol != 1001:
+        raise CheckpointError(f"unsupported legacy torch protocol version {protocol!r:.40}")
+    system_info = load_pickle(source)
+    if isinstance(system_info, dict) and system_info.get("little_endian") is False:
+        raise CheckpointError("the file was written on a big-endian machine, which is not supported")
+    table = _StorageTable(file.size)
+    root = load_pickle(source, table.persistent_load)
+    if progress is not None:
+        progress(source.position, file.size)
+    keys = load_pickle(source)
+    if not isinstance(keys, list) or not all(isinstance(key, str) for key in keys):
+        raise CheckpointError("the list of storage records is malformed")
+    _locate_legacy_storages(file, source.position, keys, table, progress)
+    return root
+
+
+def _locate_legacy_storages(file, offset: int, keys: list[str], table: _StorageTable, progress) -> None:
+    # Each record is an int64 element count followed by the raw elements.
+    for index, key in enumerate(keys):
+        storage = table.storages.get(key)
+        if storage is None:
+            raise CheckpointError(f"storage record {key!r} is not used by any tensor, so its size is unknown")
+        (numel,) = struct.unpack("<q", file.read_at(offset, 8))
+        if numel != storage.numel:
+            raise CheckpointError(
+                f"storage record {key!r} holds {numel} elements but the pickle declares {storage.numel}"
+            )
+        storage.file = file
+        storage.offset = offset + 8
+        offset = storage.offset + storage.nbytes
+        if offset > file.size:
+            raise CheckpointError(f"truncated file: storage record {key!r} ends past the end of the file")
+        if progress is not None and index % 256 == 0:
+            progress(offset, file.size)
+    missing = [key for key in table.storages if table.storages[key].offset is None]
+    if missing:
+        raise CheckpointError(f"storage record {missing[0]!r} is missing from the file")
+
+
+def load_zip(file: SharedFile, progress: ProgressCallback | None = None) -> object:
+    """Load a file in torch's zip layout (the default since torch 1.6)."""
+    try:
+        with open(file.path, "rb") as handle, zipfile.ZipFile(handle) as archive:
+            members = {info.filename: info for info in archive.infolist()}
+            pickles = [name for name in members if name.endswith("/data.pkl") and name.count("/") == 1]
+            if len(pickles) != 1:
+                raise CheckpointError("zip archive without exactly one <name>/data.pkl: not a torch checkpoint")
+            prefix = pickles[0][: -len("data.pkl")]
+            byteorder = members.get(prefix + "byteorder")
+            if byteorder is not None and archive.read(byteorder).strip() not in (b"little", b""):
+                raise CheckpointError("the file was written on a big-endian machine, which is not supported")
+            pickle_file, start, end = _member_range(file, archive, members[pickles[0]])
+            table = _StorageTable(file.size)
+            root = load_pickle(FileRange(pickle_file, start, end), table.persistent_load)
+            if progress is not None:
+                progress(end, file.size)
+            for key, storage in table.storages.items():
+                info = members.get(f"{prefix}data/{key}")
+                if info is None:
+                    raise CheckpointError(f"storage record {prefix}data/{key} is missing from the archive")
+                if info.file_size != storage.nbytes:
+                    raise CheckpointError(
+                        f"storage record {info.filename} holds {info.file_size} bytes but the pickle "
+                        f"declares {storage.nbytes}"
+                    )
+                storage.file, storage.offset, _ = _member_range(file, archive, info)
+    except zipfile.BadZipFile as error:
+        raise CheckpointError(f"corrupt zip archive: {error}") from None
+    except (EOFError, OSError, struct.error) as error:
+        raise CheckpointError(f"truncated or unreadable zip archive: {error}") from None
+    return root
+
+
+def _member_range(file: SharedFile, archive: zipfile.ZipFile, info: zipfile.ZipInfo):
+    """Return (file, start, end) of a member's bytes; stored members stay on disk."""
+    if info.compress_type != zipfile.ZIP_STORED:
+        if info.file_size > 4 * file.size + (1 << 20):
+            raise CheckpointError(f"record {info.filename} declares an implausible size {info.file_size}")
+        data = archive.read(info)
+        return InMemoryFile(data, file.path), 0, len(data)
+    header = file.read_at(info.header_offset, _ZIP_LOCAL_HEADER.size)
+    fields = _ZIP_LOCAL_HEADER.unpack(header)
+    if fields[0] != ZIP_SIGNATURE:
+        raise CheckpointError(f"corrupt zip archive: bad local header for {info.filename}")
+    name_length, extra_length = fields[-2], fields[-1]
+    start = info.header_offset + _ZIP_LOCAL_HEADER.size + name_length + extra_length
+    end = start + info.file_size
+    if end > file.size:
+        raise CheckpointError(f"truncated file: record {info.filename} ends past the end of the file")
+    return file, start, end
