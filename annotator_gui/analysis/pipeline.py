@@ -1,0 +1,106 @@
+"""The analysis of one split and task, shared by the GUI and the command line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..checkpoint import BEHAVIORS, Checkpoint, Split
+from . import metrics
+from .clustering import leaf_order, ward_linkage_of_distances, ward_linkage_of_points
+from .progress import TaskState
+from .statistics import SequenceStatistics, collect_statistics
+
+
+@dataclass
+class EmbeddingClustering:
+    """The learned annotator embedding of one task head and its Ward clustering."""
+
+    split: int
+    task: int
+    embedding: np.ndarray  # (annotators, dimensions)
+    linkage: np.ndarray
+    leaf_order: list[int]
+
+    @property
+    def annotators(self) -> list[int]:
+        return list(range(self.embedding.shape[0]))
+
+
+@dataclass
+class PredictionComparison:
+    """Distances between annotators' predicted probabilities and their Ward clustering."""
+
+    split: int
+    statistics: SequenceStatistics
+    distances: np.ndarray  # (annotators, annotators)
+    linkage: np.ndarray
+    leaf_order: list[int]
+
+    @property
+    def annotators(self) -> list[int]:
+        return self.statistics.annotators
+
+
+def cluster_embedding(split: Split, task: int = 0) -> EmbeddingClustering:
+    embedding = split.embedding(task)
+    linkage = ward_linkage_of_points(embedding)
+    return EmbeddingClustering(split.index, task, embedding, linkage, leaf_order(linkage))
+
+
+def compare_predictions(split: Split, state: TaskState | None = None) -> PredictionComparison:
+    """Run the streaming pass over the split's test logits and cluster the distances.
+
+    The test logits are those of the Task 1/2 head, so the result does not
+    depend on the task whose embedding is shown.
+    """
+    statistics = collect_statistics(split, state)
+    return comparison_from_statistics(split.index, statistics)
+
+
+def comparison_from_statistics(split_index: int, statistics: SequenceStatistics) -> PredictionComparison:
+    distances = metrics.prediction_distances(statistics)
+    linkage = ward_linkage_of_distances(distances)
+    return PredictionComparison(split_index, statistics, distances, linkage, leaf_order(linkage))
+
+
+def analysis_record(
+    checkpoint: Checkpoint,
+    embedding: EmbeddingClustering,
+    predictions: PredictionComparison,
+) -> dict:
+    """Build the `analysis.json` document (plain lists and numbers only)."""
+    statistics = predictions.statistics
+    annotators = predictions.annotators
+    record = {
+        "checkpoint": checkpoint.path,
+        "format": checkpoint.format,
+        "split": embedding.split,
+        "task": embedding.task,
+        "annotators": annotators,
+        "sequences": len(statistics.sequence_ids),
+        "frames": statistics.total_frames,
+        "embedding": embedding.embedding.tolist(),
+        "embedding_linkage": embedding.linkage.tolist(),
+        "embedding_leaf_order": embedding.leaf_order,
+        "prediction_distances": predictions.distances.tolist(),
+        "prediction_linkage": predictions.linkage.tolist(),
+        "prediction_leaf_order": predictions.leaf_order,
+        "per_behavior_distances": {
+            behavior: matrix.tolist()
+            for behavior, matrix in zip(BEHAVIORS, metrics.per_behavior_distances(statistics))
+        },
+        "label_disagreement": metrics.label_disagreement(statistics).tolist(),
+        "cohen_kappa": metrics.cohen_kappa(statistics).tolist(),
+        "prevalence": {
+            str(annotator): dict(zip(BEHAVIORS, map(float, row)))
+            for annotator, row in zip(annotators, metrics.prevalence(statistics))
+        },
+        "top_sequences": {
+            f"{first}-{second}": [[sequence, share] for sequence, share in metrics.top_sequences(statistics, first, second)]
+            for index, first in enumerate(annotators)
+            for second in annotators[index + 1:]
+        },
+    }
+    return record
