@@ -56,6 +56,20 @@ class _StorageTable:
         return storage
 
 
+def _advance_reporter(progress: ProgressCallback | None, total: int):
+    if progress is None:
+        return None
+    last = [-(1 << 62)]
+
+    def advance(position: int) -> None:
+        # Report every 16 MiB at most; the callback may raise to cancel.
+        if position - last[0] >= 16 << 20:
+            last[0] = position
+            progress(position, total)
+
+    return advance
+
+
 def detect_format(file: SharedFile) -> str:
     """Return "zip" or "legacy", or raise CheckpointError for anything else."""
     if file.size == 0:
@@ -72,7 +86,7 @@ def detect_format(file: SharedFile) -> str:
 
 def load_legacy(file: SharedFile, progress: ProgressCallback | None = None) -> object:
     """Load a file that `torch.save(..., _use_new_zipfile_serialization=False)` wrote."""
-    source = FileRange(file, 0, file.size)
+    source = FileRange(file, 0, file.size, _advance_reporter(progress, file.size))
     magic = load_pickle(source)
     if magic != LEGACY_MAGIC_NUMBER:
         raise CheckpointError("not a legacy torch file: wrong magic number")
@@ -130,7 +144,8 @@ def load_zip(file: SharedFile, progress: ProgressCallback | None = None) -> obje
                 raise CheckpointError("the file was written on a big-endian machine, which is not supported")
             pickle_file, start, end = _member_range(file, archive, members[pickles[0]])
             table = _StorageTable(file.size)
-            root = load_pickle(FileRange(pickle_file, start, end), table.persistent_load)
+            advance = _advance_reporter(progress, file.size) if pickle_file is file else None
+            root = load_pickle(FileRange(pickle_file, start, end, advance), table.persistent_load)
             if progress is not None:
                 progress(end, file.size)
             for key, storage in table.storages.items():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 
 from .errors import CheckpointError
 
@@ -99,9 +100,19 @@ class InMemoryFile:
 class FileRange:
     """Sequential reader over `[start, end)` of a file with a read-ahead buffer."""
 
-    def __init__(self, file: SharedFile | InMemoryFile, start: int, end: int):
+    def __init__(
+        self,
+        file: SharedFile | InMemoryFile,
+        start: int,
+        end: int,
+        on_advance: Callable[[int], None] | None = None,
+    ):
         self.file = file
         self.end = end
+        # Called with the absolute position each time the buffer moves on, so
+        # that a caller can report progress or cancel (by raising) while a
+        # large pickle is scanned.
+        self.on_advance = on_advance
         self._buffer = b""
         self._buffer_start = start
         self._cursor = 0
@@ -127,6 +138,8 @@ class FileRange:
         if length > _CHUNK:
             self._buffer, self._buffer_start, self._cursor = b"", position + length, 0
             return self.file.read_at(position, length)
+        if self.on_advance is not None:
+            self.on_advance(position)
         fill = min(max(_CHUNK, length), self.end - position)
         self._buffer = self.file.read_at(position, fill)
         self._buffer_start = position
@@ -145,6 +158,8 @@ class FileRange:
             self._cursor += length
         else:
             self._buffer, self._buffer_start, self._cursor = b"", position + length, 0
+            if self.on_advance is not None:
+                self.on_advance(position + length)
         return position
 
     def readline(self, limit: int = 256) -> bytes:
