@@ -1,0 +1,220 @@
+"""How far to trust each cluster: bootstrap support, cross-split consensus, p-values."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial.distance import squareform
+from scipy.stats import rankdata
+
+from . import tree_compare as trees
+from .clustering import cluster_sets, linkage_of_distances
+from .progress import TaskState
+
+DEFAULT_PERMUTATIONS = 999
+DEFAULT_REPLICATES = 1000
+DEFAULT_SEED = 20210
+
+
+def node_support(reference: np.ndarray, replicate_trees: Sequence[np.ndarray]) -> np.ndarray:
+    """Share of `replicate_trees` that contain each merge's leaf set of `reference`."""
+    wanted = cluster_sets(reference)
+    hits = np.zeros(len(wanted))
+    for linkage in replicate_trees:
+        present = set(cluster_sets(linkage))
+        hits += [cluster in present for cluster in wanted]
+    return hits / max(len(replicate_trees), 1)
+
+
+def bootstrap_support(
+    squared_per_sequence: np.ndarray,
+    reference: np.ndarray,
+    method: str = "ward",
+    replicates: int = DEFAULT_REPLICATES,
+    seed: int = DEFAULT_SEED,
+    state: TaskState | None = None,
+) -> np.ndarray:
+    """Bootstrap support of every merge of `reference`, resampling test sequences.
+
+    `squared_per_sequence` is (sequences, annotators, annotators): each
+    sequence's contribution to the squared distance. A replicate draws as many
+    sequences as there are, with replacement, sums their contributions, takes
+    the square root and clusters with `method`; one matrix product gives all
+    replicates' distances at once, so the logits are never read again.
+    """
+    sequences, count, _ = squared_per_sequence.shape
+    rng = np.random.default_rng(seed)
+    weights = rng.multinomial(sequences, np.full(sequences, 1.0 / sequences), size=replicates)
+    flat = squared_per_sequence.reshape(sequences, count * count)
+    distances = np.sqrt(np.maximum(weights @ flat, 0.0)).reshape(replicates, count, count)
+    replicate_trees = []
+    for index in range(replicates):
+        if state is not None and index % 50 == 0:
+            state.step(index, replicates, 0)
+        replicate_trees.append(linkage_of_distances(distances[index], method))
+    return node_support(reference, replicate_trees)
+
+
+def split_consensus(split_trees: Sequence[np.ndarray], reference: np.ndarray) -> np.ndarray:
+    """Share of splits whose own tree contains each merge's leaf set of `reference`."""
+    return node_support(reference, split_trees)
+
+
+def majority_clusters(split_trees: Sequence[np.ndarray]) -> list[tuple[frozenset[int], float]]:
+    """Clusters found in more than half of the trees, with their shares (a majority-rule consensus)."""
+    counts: dict[frozenset[int], int] = {}
+    for linkage in split_trees:
+        for cluster in cluster_sets(linkage):
+            counts[cluster] = counts.get(cluster, 0) + 1
+    total = len(split_trees)
+    majority = [(cluster, hits / total) for cluster, hits in counts.items() if hits * 2 > total]
+    return sorted(majority, key=lambda item: (len(item[0]), sorted(item[0])))
+
+
+# -- tree comparison with permutation p-values --------------------------------
+
+
+@dataclass
+class TreeComparison:
+    """Agreement between the embedding tree and the prediction tree."""
+
+    cophenetic_correlation_embedding: float
+    cophenetic_correlation_prediction: float
+    cophenetic_correlation_between: float
+    bakers_gamma: float
+    entanglement: float
+    entanglement_untangled: float
+    fowlkes_mallows: dict[int, float]
+    p_values: dict[str, float]
+    untangled: trees.Untangled
+    permutations: int
+
+    def record(self) -> dict:
+        return {
+            "cophenetic_correlation_embedding": self.cophenetic_correlation_embedding,
+            "cophenetic_correlation_prediction": self.cophenetic_correlation_prediction,
+            "cophenetic_correlation_between": self.cophenetic_correlation_between,
+            "bakers_gamma": self.bakers_gamma,
+            "entanglement": self.entanglement,
+            "entanglement_untangled": self.entanglement_untangled,
+            "fowlkes_mallows": {str(k): float(value) for k, value in self.fowlkes_mallows.items()},
+            # A p-value that could not be computed is written as null, not NaN.
+            "p_values": {key: (None if np.isnan(value) else value) for key, value in self.p_values.items()},
+        }
+
+
+def _p_value(observed: float, null: np.ndarray, larger_is_extreme: bool = True) -> float:
+    """One-sided permutation p-value, counting the observed labelling as one permutation."""
+    if larger_is_extreme:
+        extreme = np.count_nonzero(null >= observed - 1e-12)
+    else:
+        extreme = np.count_nonzero(null <= observed + 1e-12)
+    return float((1 + extreme) / (1 + len(null)))
+
+
+def _min_entanglement_table(left: np.ndarray, right: np.ndarray) -> Callable[[np.ndarray], float] | None:
+    """Return f(permutation) = the untangled entanglement after relabelling the right tree.
+
+    Every drawable order of both trees is enumerated once, so each permutation
+    costs one vectorised minimum. Returns None when that is too many orders.
+    """
+    rows = np.asarray(left).shape[0]
+    if 4 ** rows > trees.EXHAUSTIVE_ROTATIONS:
+        return None
+    count = rows + 1
+    left_positions = np.array([np.argsort(order) for order in trees._all_orders(left)], dtype=float)
+    right_positions = np.array([np.argsort(order) for order in trees._all_orders(right)], dtype=float)
+    worst = (np.abs(np.arange(count) - np.arange(count)[::-1]) ** trees.ENTANGLEMENT_POWER).sum()
+
+    def minimum(permutation: np.ndarray) -> float:
+        # Relabelling leaf i of the right tree as permutation[i] moves its position.
+        relabelled = np.empty_like(right_positions)
+        relabelled[:, permutation] = right_positions
+        offsets = np.abs(left_positions[:, None, :] - relabelled[None, :, :]) ** trees.ENTANGLEMENT_POWER
+        return float(offsets.sum(axis=2).min() / worst)
+
+    return minimum
+
+
+def compare_trees(
+    embedding_linkage: np.ndarray,
+    embedding_distances: np.ndarray,
+    embedding_order: list[int],
+    prediction_linkage: np.ndarray,
+    prediction_distances: np.ndarray,
+    prediction_order: list[int],
+    permutations: int = DEFAULT_PERMUTATIONS,
+    seed: int = DEFAULT_SEED,
+) -> TreeComparison:
+    """Compute every tree-comparison metric and its permutation p-value.
+
+    The null hypothesis is that annotator labels are exchangeable: each
+    permutation relabels the leaves of the prediction tree (for the
+    within-tree correlations, the rows and columns of the distance matrix).
+    """
+    count = len(embedding_order)
+    rng = np.random.default_rng(seed)
+    shuffles = np.array([rng.permutation(count) for _ in range(permutations)])
+
+    coph_embedding = trees.cophenetic_matrix(embedding_linkage)
+    coph_prediction = trees.cophenetic_matrix(prediction_linkage)
+    gamma_embedding = squareform(trees.bakers_gamma_matrix(embedding_linkage), checks=False)
+    gamma_prediction = trees.bakers_gamma_matrix(prediction_linkage)
+
+    def condensed(square: np.ndarray) -> np.ndarray:
+        return squareform(square, checks=False)
+
+    def relabel(square: np.ndarray, permutation: np.ndarray) -> np.ndarray:
+        result = np.empty_like(square)
+        result[np.ix_(permutation, permutation)] = square
+        return result
+
+    observed = {
+        "cophenetic_correlation_embedding": trees._pearson(condensed(coph_embedding), condensed(embedding_distances)),
+        "cophenetic_correlation_prediction": trees._pearson(condensed(coph_prediction), condensed(prediction_distances)),
+        "cophenetic_correlation_between": trees._pearson(condensed(coph_embedding), condensed(coph_prediction)),
+        "bakers_gamma": trees.bakers_gamma(embedding_linkage, prediction_linkage),
+        "entanglement": trees.entanglement(embedding_order, prediction_order),
+    }
+    untangled = trees.untangle(embedding_linkage, prediction_linkage, embedding_order, prediction_order)
+    observed["entanglement_untangled"] = untangled.entanglement
+    minimum_entanglement = _min_entanglement_table(embedding_linkage, prediction_linkage)
+
+    null: dict[str, list[float]] = {key: [] for key in observed}
+    gamma_embedding_ranks = rankdata(gamma_embedding)
+    for permutation in shuffles:
+        null["cophenetic_correlation_embedding"].append(
+            trees._pearson(condensed(coph_embedding), condensed(relabel(embedding_distances, permutation)))
+        )
+        null["cophenetic_correlation_prediction"].append(
+            trees._pearson(condensed(coph_prediction), condensed(relabel(prediction_distances, permutation)))
+        )
+        null["cophenetic_correlation_between"].append(
+            trees._pearson(condensed(coph_embedding), condensed(relabel(coph_prediction, permutation)))
+        )
+        null["bakers_gamma"].append(
+            trees._pearson(gamma_embedding_ranks, rankdata(condensed(relabel(gamma_prediction, permutation))))
+        )
+        relabelled_order = [int(permutation[leaf]) for leaf in prediction_order]
+        null["entanglement"].append(trees.entanglement(embedding_order, relabelled_order))
+        if minimum_entanglement is not None:
+            null["entanglement_untangled"].append(minimum_entanglement(permutation))
+
+    p_values = {}
+    for key, value in observed.items():
+        values = np.array(null[key])
+        if len(values) == 0:
+            p_values[key] = float("nan")
+            continue
+        p_values[key] = _p_value(value, values, larger_is_extreme=not key.startswith("entanglement"))
+
+    fowlkes_mallows = {k: trees.fowlkes_mallows(embedding_linkage, prediction_linkage, k) for k in range(2, count)}
+    return TreeComparison(
+        **observed,
+        fowlkes_mallows=fowlkes_mallows,
+        p_values=p_values,
+        untangled=untangled,
+        permutations=permutations,
+    )
