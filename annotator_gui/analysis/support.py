@@ -123,17 +123,14 @@ def _min_entanglement_table(left: np.ndarray, right: np.ndarray) -> Callable[[np
     rows = np.asarray(left).shape[0]
     if 4 ** rows > trees.EXHAUSTIVE_ROTATIONS:
         return None
-    count = rows + 1
-    left_positions = np.array([np.argsort(order) for order in trees._all_orders(left)], dtype=float)
-    right_positions = np.array([np.argsort(order) for order in trees._all_orders(right)], dtype=float)
-    worst = (np.abs(np.arange(count) - np.arange(count)[::-1]) ** trees.ENTANGLEMENT_POWER).sum()
+    left_positions = trees.positions(trees.all_orders(left))
+    right_positions = trees.positions(trees.all_orders(right))
 
     def minimum(permutation: np.ndarray) -> float:
         # Relabelling leaf i of the right tree as permutation[i] moves its position.
         relabelled = np.empty_like(right_positions)
         relabelled[:, permutation] = right_positions
-        offsets = np.abs(left_positions[:, None, :] - relabelled[None, :, :]) ** trees.ENTANGLEMENT_POWER
-        return float(offsets.sum(axis=2).min() / worst)
+        return float(trees.entanglement_of_positions(left_positions, relabelled).min())
 
     return minimum
 
@@ -172,9 +169,9 @@ def compare_trees(
         return result
 
     observed = {
-        "cophenetic_correlation_embedding": trees._pearson(condensed(coph_embedding), condensed(embedding_distances)),
-        "cophenetic_correlation_prediction": trees._pearson(condensed(coph_prediction), condensed(prediction_distances)),
-        "cophenetic_correlation_between": trees._pearson(condensed(coph_embedding), condensed(coph_prediction)),
+        "cophenetic_correlation_embedding": trees.pearson(condensed(coph_embedding), condensed(embedding_distances)),
+        "cophenetic_correlation_prediction": trees.pearson(condensed(coph_prediction), condensed(prediction_distances)),
+        "cophenetic_correlation_between": trees.pearson(condensed(coph_embedding), condensed(coph_prediction)),
         "bakers_gamma": trees.bakers_gamma(embedding_linkage, prediction_linkage),
         "entanglement": trees.entanglement(embedding_order, prediction_order),
     }
@@ -186,16 +183,16 @@ def compare_trees(
     gamma_embedding_ranks = rankdata(gamma_embedding)
     for permutation in shuffles:
         null["cophenetic_correlation_embedding"].append(
-            trees._pearson(condensed(coph_embedding), condensed(relabel(embedding_distances, permutation)))
+            trees.pearson(condensed(coph_embedding), condensed(relabel(embedding_distances, permutation)))
         )
         null["cophenetic_correlation_prediction"].append(
-            trees._pearson(condensed(coph_prediction), condensed(relabel(prediction_distances, permutation)))
+            trees.pearson(condensed(coph_prediction), condensed(relabel(prediction_distances, permutation)))
         )
         null["cophenetic_correlation_between"].append(
-            trees._pearson(condensed(coph_embedding), condensed(relabel(coph_prediction, permutation)))
+            trees.pearson(condensed(coph_embedding), condensed(relabel(coph_prediction, permutation)))
         )
         null["bakers_gamma"].append(
-            trees._pearson(gamma_embedding_ranks, rankdata(condensed(relabel(gamma_prediction, permutation))))
+            trees.pearson(gamma_embedding_ranks, rankdata(condensed(relabel(gamma_prediction, permutation))))
         )
         relabelled_order = [int(permutation[leaf]) for leaf in prediction_order]
         null["entanglement"].append(trees.entanglement(embedding_order, relabelled_order))

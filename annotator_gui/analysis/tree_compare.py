@@ -79,7 +79,7 @@ def cophenetic_matrix(linkage: np.ndarray) -> np.ndarray:
     return squareform(cophenet(np.asarray(linkage, dtype=np.float64)))
 
 
-def _pearson(first: np.ndarray, second: np.ndarray) -> float:
+def pearson(first: np.ndarray, second: np.ndarray) -> float:
     first = first - first.mean()
     second = second - second.mean()
     denominator = np.sqrt((first * first).sum() * (second * second).sum())
@@ -166,13 +166,31 @@ class Untangled:
     evaluated: int = field(default=0)
 
 
-def _all_orders(linkage: np.ndarray) -> list[list[int]]:
+def all_orders(linkage: np.ndarray) -> list[list[int]]:
     rows = np.asarray(linkage).shape[0]
     orders = {}
     for bits in itertools.product((False, True), repeat=rows):
         order = leaf_order_with_flips(linkage, np.array(bits))
         orders[tuple(order)] = order
     return list(orders.values())
+
+
+def positions(orders: list[list[int]]) -> np.ndarray:
+    return np.array([np.argsort(order) for order in orders], dtype=np.int16)
+
+
+def entanglement_of_positions(left_positions: np.ndarray, right_positions: np.ndarray) -> np.ndarray:
+    """Entanglement of every (left, right) pair of position rows; offsets are looked up, not powered."""
+    count = left_positions.shape[1]
+    powers = np.arange(count, dtype=float) ** ENTANGLEMENT_POWER
+    worst = powers[np.abs(np.arange(count) - np.arange(count)[::-1])].sum()
+    offsets = np.abs(left_positions[:, None, :] - right_positions[None, :, :])
+    return powers[offsets].sum(axis=2) / worst
+
+
+def entanglement_table(left_orders: list[list[int]], right_orders: list[list[int]]) -> np.ndarray:
+    """Entanglement of every pair (left order, right order), vectorised."""
+    return entanglement_of_positions(positions(left_orders), positions(right_orders))
 
 
 def untangle(left: np.ndarray, right: np.ndarray, left_order: list[int], right_order: list[int]) -> Untangled:
@@ -186,14 +204,12 @@ def untangle(left: np.ndarray, right: np.ndarray, left_order: list[int], right_o
     rows = np.asarray(left).shape[0]
     best = (entanglement(left_order, right_order), list(left_order), list(right_order))
     if 4 ** rows <= EXHAUSTIVE_ROTATIONS:
-        evaluated = 0
-        for candidate_left in _all_orders(left):
-            for candidate_right in _all_orders(right):
-                evaluated += 1
-                value = entanglement(candidate_left, candidate_right)
-                if value < best[0] - 1e-15:
-                    best = (value, candidate_left, candidate_right)
-        return Untangled(best[1], best[2], best[0], exhaustive=True, evaluated=evaluated)
+        left_orders, right_orders = all_orders(left), all_orders(right)
+        table = entanglement_table(left_orders, right_orders)
+        first, second = np.unravel_index(np.argmin(table), table.shape)
+        if table[first, second] < best[0] - 1e-15:
+            best = (float(table[first, second]), left_orders[first], right_orders[second])
+        return Untangled(best[1], best[2], best[0], exhaustive=True, evaluated=table.size)
 
     flips = [flips_for_order(left, left_order), flips_for_order(right, right_order)]
     trees = [left, right]
