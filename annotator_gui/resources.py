@@ -15,5 +15,5 @@ def resources_dir() -> Path:
 
 
 def sample_checkpoint_path() -> Path:
-    """The bundled sample: a real two-split checkpoint of the MABe 2021 winning model's format."""
+    """Return the bundled sample: a real two-split checkpoint of the MABe 2021 winning model's format."""
     return resources_dir() / "sample_checkpoint.pt"

@@ -20,7 +20,7 @@ def ward_linkage_of_distances(distances: np.ndarray) -> np.ndarray:
     distances = np.asarray(distances, dtype=np.float64)
     if distances.ndim != 2 or distances.shape[0] != distances.shape[1] or distances.shape[0] < 2:
         raise ValueError(f"need a square matrix of at least 2 x 2, got shape {distances.shape}")
-    # checks=False: the diagonal is exactly zero and symmetry holds by construction.
+    # checks=False: callers pass matrices built symmetric with a zero diagonal.
     return hierarchy.linkage(squareform(distances, checks=False), method="ward")
 
 
@@ -59,7 +59,7 @@ def euclidean_distances(points: np.ndarray) -> np.ndarray:
 
 
 def cluster_sets(linkage: np.ndarray) -> list[frozenset[int]]:
-    """The leaf set of every merge, in linkage-row order."""
+    """Return the leaf set of every merge, in linkage-row order."""
     count = len(linkage) + 1
     members: list[frozenset[int]] = [frozenset([leaf]) for leaf in range(count)]
     for left, right in np.asarray(linkage)[:, :2].astype(np.int64):

@@ -116,7 +116,7 @@ def _locate_legacy_storages(file, offset: int, keys: list[str], table: _StorageT
         (numel,) = struct.unpack("<q", file.read_at(offset, 8))
         if numel != storage.numel:
             raise CheckpointError(
-                f"storage record {key!r} holds {numel} elements but the pickle declares {storage.numel}"
+                f"storage record {key!r} contains {numel} elements but the pickle declares {storage.numel}"
             )
         storage.file = file
         storage.offset = offset + 8
@@ -154,7 +154,7 @@ def load_zip(file: SharedFile, progress: ProgressCallback | None = None) -> obje
                     raise CheckpointError(f"storage record {prefix}data/{key} is missing from the archive")
                 if info.file_size != storage.nbytes:
                     raise CheckpointError(
-                        f"storage record {info.filename} holds {info.file_size} bytes but the pickle "
+                        f"storage record {info.filename} contains {info.file_size} bytes but the pickle "
                         f"declares {storage.nbytes}"
                     )
                 storage.file, storage.offset, _ = _member_range(file, archive, info)

@@ -2,7 +2,7 @@
 
 A `FileRange` reads a window of the file through a small buffer, so that the
 unpickler never needs the whole pickle in memory, and a `ByteRef` points at
-bytes inside the file that are read only when somebody asks for them.
+bytes inside the file that are read only when a caller needs them.
 """
 
 from __future__ import annotations
