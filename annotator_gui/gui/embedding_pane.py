@@ -1,0 +1,91 @@
+"""The embedding pane: annotators x dimensions heatmap with the embedding dendrogram beside it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from ..analysis.tree_layout import tree_layout
+from .canvas import Canvas
+from .dendrogram_plot import DendrogramPlot
+from .heatmap_plot import HeatmapPlot
+from .highlight import HighlightModel
+from .palette import diverging_colormap
+from .session import Session
+
+
+def identity_difference(embedding: np.ndarray) -> np.ndarray:
+    """Return the embedding minus its initial value, the identity (annotators x dimensions)."""
+    return embedding - np.eye(*embedding.shape)
+
+
+class EmbeddingPane(QWidget):
+    """Heatmap of the learned embedding, rows in Ward leaf order, centred colour map."""
+
+    def __init__(self, session: Session, highlight: HighlightModel, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._session = session
+        self.difference_box = QCheckBox("Difference from identity")
+        self.difference_box.setToolTip(
+            "Show the embedding minus the identity matrix it was initialised with. "
+            "The row order and dendrogram stay those of the embedding itself."
+        )
+        self.caption = QLabel()
+        self.canvas = Canvas(highlight)
+        self.dendrogram = DendrogramPlot(highlight, root_side="left")
+        self.heatmap = HeatmapPlot(highlight, diverging_colormap(), column_name="dimension", value_format="{:+.3f}")
+        self.heatmap.setLabel("left", "annotator")
+        self.heatmap.setLabel("bottom", "embedding dimension")
+        self.color_bar = pg.ColorBarItem(values=(-1, 1), colorMap=diverging_colormap(), interactive=False, width=18)
+        self.color_bar.setImageItem(self.heatmap.image)
+        self.canvas.add_plot(self.dendrogram, 0, 0)
+        self.canvas.add_plot(self.heatmap, 0, 1)
+        self.canvas.add_plot(self.color_bar, 0, 2)
+        self.canvas.ci.layout.setColumnStretchFactor(0, 1)
+        self.canvas.ci.layout.setColumnStretchFactor(1, 3)
+        self.dendrogram.setYLink(self.heatmap)
+
+        controls = QHBoxLayout()
+        controls.addWidget(self.caption, 1)
+        controls.addWidget(self.difference_box)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(controls)
+        layout.addWidget(self.canvas, 1)
+
+        self.difference_box.toggled.connect(self._on_difference_toggled)
+        session.embedding_changed.connect(self._on_embedding_changed)
+        self._on_embedding_changed()
+
+    def _on_difference_toggled(self, _checked: bool) -> None:
+        self._on_embedding_changed()
+
+    def _on_embedding_changed(self) -> None:
+        clustering = self._session.embedding
+        if clustering is None:
+            self.caption.setText("No embedding to show: open a checkpoint whose split has task heads.")
+            self.dendrogram.set_tree(None, [])
+            self.heatmap.clear_matrix()
+            return
+        values = clustering.embedding
+        if self.difference_box.isChecked():
+            values = identity_difference(values)
+        order = clustering.leaf_order
+        matrix = values[order]
+        limit = float(np.abs(matrix).max()) or 1.0
+        dimensions = matrix.shape[1]
+        self.heatmap.set_matrix(
+            matrix,
+            row_annotators=[clustering.annotators[row] for row in order],
+            column_labels=[str(column) for column in range(dimensions)],
+            column_annotators=None,
+            levels=(-limit, limit),
+        )
+        self.color_bar.setLevels(low=-limit, high=limit)
+        self.dendrogram.set_tree(tree_layout(clustering.linkage, order), clustering.annotators)
+        shown = "embedding minus identity" if self.difference_box.isChecked() else "learned embedding"
+        self.caption.setText(
+            f"Split {clustering.split}, task {clustering.task}: {shown}, "
+            f"{matrix.shape[0]} annotators x {dimensions} dimensions, rows in Ward leaf order."
+        )
