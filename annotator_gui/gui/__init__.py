@@ -3,7 +3,3 @@
 Modules outside this package import no Qt; everything here runs on the GUI
 thread except the plain functions that `worker.BackgroundWorker` runs.
 """
-
-from . import signal_refcount
-
-signal_refcount.install()

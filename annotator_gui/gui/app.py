@@ -11,6 +11,7 @@ from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QApplication
 
 from .main_window import APP_NAME, MainWindow
+from .qt_check import broken_pyside_message
 from .settings import AppSettings, open_settings
 
 WINDOW_SIZE = (1600, 1000)
@@ -81,6 +82,10 @@ def run_gui(arguments: argparse.Namespace) -> int:
     """Open the window on `arguments.checkpoint` (or the bundled sample) and run the event loop."""
     screenshot = arguments.screenshot
     app = application(offscreen=screenshot is not None)
+    problem = broken_pyside_message()
+    if problem is not None:
+        print(f"annotator-gui: error: {problem}", file=sys.stderr)
+        return EXIT_FAILED
     window = MainWindow(AppSettings(open_settings()), show_dialogs=screenshot is None)
     window.resize(*WINDOW_SIZE)
     run = ScreenshotRun(window, Path(screenshot), arguments.compute) if screenshot is not None else None

@@ -15,6 +15,7 @@ from .dendrogram_pane import DendrogramPane
 from .distance_pane import DistancePane
 from .embedding_pane import EmbeddingPane
 from .highlight import HighlightModel
+from .qt_check import broken_pyside_message
 from .session import Session
 
 FIGURE_SIZE = (1000, 800)
@@ -44,6 +45,9 @@ def write_figures(out_dir: Path, embedding: EmbeddingClustering, predictions: Pr
     QApplication exists and no display is available.
     """
     application()
+    problem = broken_pyside_message()
+    if problem is not None:
+        raise RuntimeError(problem)
     out_dir = Path(out_dir)
     session = Session()
     highlight = HighlightModel()
