@@ -51,6 +51,11 @@ def _build_gui_parser() -> argparse.ArgumentParser:
     _add_selection(parser)
     parser.add_argument("--screenshot", type=Path, metavar="FILE.png", help="render the window offscreen to FILE.png and exit")
     parser.add_argument("--compute", action="store_true", help="with --screenshot: compute prediction distances first")
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="check this installation on the bundled sample (reading, distances, clustering, offscreen rendering) and exit; exit status 0 when every check passes",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
 
@@ -111,6 +116,10 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] == "info":
         return run_info(_build_info_parser().parse_args(argv[1:]))
     arguments = _build_gui_parser().parse_args(argv)
+    if arguments.self_test:
+        from .selftest import run_self_test
+
+        return run_self_test()
     from .gui.app import run_gui
 
     return run_gui(arguments)
