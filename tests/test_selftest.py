@@ -75,7 +75,7 @@ def test_missing_sample_fails(monkeypatch, tmp_path):
     status, _, err = run_numeric()
     assert status == selftest.EXIT_FAILED
     assert str(missing) in err
-    assert "reinstall" in err
+    assert "Reinstall the app" in err
 
 
 def test_missing_values_file_fails(tmp_path):
