@@ -133,7 +133,7 @@ class DendrogramPane(QWidget):
             self.prediction_tree.set_tree(layout, annotators)
             right_rows = {annotators[leaf]: layout.leaf_position(leaf) + 0.5 for leaf in range(layout.leaf_count)}
             count = max(count, layout.leaf_count)
-            self.prediction_tree.setTitle(f"predictions: {view.label.lower()}", color="k")
+            self.prediction_tree.setTitle(f"predictions: {view.label}", color="k")
             self.caption.setText("Each line joins an annotator's leaf in the embedding tree to its leaf in the prediction tree.")
         else:
             self.prediction_tree.set_tree(None, [])

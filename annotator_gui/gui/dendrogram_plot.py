@@ -11,7 +11,7 @@ from .canvas import InteractivePlot
 from .highlight import HighlightModel
 from .palette import HIGHLIGHT_PEN_WIDTH, annotator_color
 
-#: How close to a branch, in screen pixels, the mouse must be to hover or click it.
+#: Maximum distance, in screen pixels, between the mouse and a branch that it hovers or clicks.
 PICK_DISTANCE_PIXELS = 6.0
 _BRANCH_COLOR = QColor("#808080")
 _CLUSTER_COLOR = QColor("#202020")
@@ -34,6 +34,10 @@ class DendrogramPlot(InteractivePlot):
         self.invertX(root_side == "left")
         self.hideAxis("left")
         self.setLabel("bottom", "Ward height")
+        # Narrow trees beside a heatmap would otherwise crowd the height labels together.
+        self.setMinimumWidth(150)
+        self.getAxis("bottom").setStyle(maxTickLevel=0)
+        self.getAxis("bottom").enableAutoSIPrefix(False)
         self.tree: TreeLayout | None = None
         self.annotators: list[int] = []
         self._branches: dict[int, pg.PlotCurveItem] = {}

@@ -97,6 +97,8 @@ class DistancePane(QWidget):
         lower = QSplitter(Qt.Orientation.Horizontal)
         lower.addWidget(self.prevalence_canvas)
         lower.addWidget(self.sequences)
+        lower.setStretchFactor(0, 1)
+        lower.setStretchFactor(1, 1)
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.canvas)
         splitter.addWidget(lower)

@@ -28,7 +28,7 @@ class ErrorReporter(QObject):
         self.dialog: QMessageBox | None = None
 
     def report(self, what_failed: str, error: object, next_step: str) -> None:
-        """Report that `what_failed` because of `error`; `next_step` tells the user what to do."""
+        """Report that `what_failed` because of `error`; `next_step` is the action to suggest to the user."""
         message = f"{what_failed}: {error}"
         log.error("%s", message)
         self.last_message = f"{message}\n\n{next_step}"

@@ -1,4 +1,4 @@
-"""What the window is looking at: the open checkpoint, split, task, metric and results.
+"""The state behind the window: the open checkpoint, split, task, metric and results.
 
 Panes read this object and redraw on its signals. Setting a value that does
 not change anything emits nothing.

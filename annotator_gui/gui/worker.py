@@ -1,6 +1,6 @@
 """Run a plain function on a QThread and report back to the GUI thread by signals.
 
-The function receives a `threading.Event` that asks it to stop and a
+The function receives a `threading.Event` that requests a stop and a
 `report(value)` callable for progress. It must not touch any widget: the GUI
 thread copies in what it needs before `start()` and receives the result
 through `finished`.
