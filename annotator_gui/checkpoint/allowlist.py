@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .errors import CheckpointError
+from .errors import CheckpointError, describe
 from .source import ByteRef
 from .tensors import STORAGE_DTYPES, StorageType, TensorRef
 
@@ -54,6 +54,33 @@ class _Global:
         return self.path
 
 
+#: Maximum number of items, counted through nested tuples, in a dict key or set item.
+MAX_KEY_ITEMS = 1000
+
+
+def require_small_key(key: object, where: str) -> None:
+    """Reject a tuple key with more than `MAX_KEY_ITEMS` items, counting nested tuples.
+
+    Python hashes a tuple anew on every lookup by recursing through its items
+    in C: a key nested 300,000 levels deep overflows the C stack and kills
+    the process, and a wide one reused through the memo makes loading
+    quadratic. Other hashable types that a pickle can build hash in constant
+    time or cache their hash.
+    """
+    if type(key) is not tuple:
+        return
+    pending = [key]
+    count = 0
+    while pending:
+        items = pending.pop()
+        count += len(items)
+        if count > MAX_KEY_ITEMS:
+            raise CheckpointError(
+                f"{where} is a tuple of more than {MAX_KEY_ITEMS} nested items, which is not supported"
+            )
+        pending.extend(item for item in items if type(item) is tuple)
+
+
 # -- handlers ---------------------------------------------------------------
 
 
@@ -73,7 +100,11 @@ def _codecs_encode(text, encoding="utf-8", errors="strict"):
 def _ordered_dict(items=()):
     if isinstance(items, ByteRef) or not isinstance(items, (list, tuple)):
         raise CheckpointError("OrderedDict built from something other than a list of pairs")
-    return collections.OrderedDict((key, value) for key, value in items)
+    result = collections.OrderedDict()
+    for key, value in items:
+        require_small_key(key, "an OrderedDict key")
+        result[key] = value
+    return result
 
 
 def _defaultdict(factory=None, *rest):
@@ -88,6 +119,13 @@ def _container(kind: type):
     def build(items=()):
         if not isinstance(items, (list, tuple, set, frozenset)):
             raise CheckpointError(f"{kind.__name__} built from a {type(items).__name__}")
+        if kind is dict:
+            for pair in items:
+                if isinstance(pair, (tuple, list)) and pair:
+                    require_small_key(pair[0], "a dict key")
+        elif kind in (set, frozenset):
+            for item in items:
+                require_small_key(item, f"a {kind.__name__} item")
         return kind(items)
 
     return build

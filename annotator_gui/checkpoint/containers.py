@@ -6,12 +6,14 @@ storage knows its byte offset in the file. No storage bytes are read here.
 
 from __future__ import annotations
 
+import re
 import struct
 import zipfile
+import zlib
 from collections.abc import Callable
 
 from . import allowlist
-from .errors import CheckpointError
+from .errors import CheckpointError, describe
 from .source import FileRange, InMemoryFile, SharedFile
 from .tensors import StorageRef
 from .unpickler import load_pickle
@@ -21,6 +23,12 @@ ZIP_SIGNATURE = b"PK\x03\x04"
 _ZIP_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
 
 ProgressCallback = Callable[[int, int], None]
+
+# torch names storage records by decimal counters (zip) or integer ids
+# (legacy). Anything else, such as "../x", is rejected: a key becomes part of
+# a zip member name and of error messages.
+_STORAGE_KEY = re.compile(r"[0-9A-Za-z_]{1,64}")
+_MAX_BYTEORDER_SIZE = 16
 
 
 class _StorageTable:
@@ -32,15 +40,18 @@ class _StorageTable:
 
     def persistent_load(self, pid) -> StorageRef:
         if not isinstance(pid, tuple) or len(pid) not in (5, 6) or pid[0] != "storage":
-            raise CheckpointError(f"unsupported persistent id {pid!r:.100}")
+            raise CheckpointError(f"unsupported persistent id {describe(pid)}")
         storage_type = allowlist.storage_type_of(pid[1])
         key, location, numel = pid[2], pid[3], pid[4]
-        if not isinstance(key, str) or not isinstance(location, str):
-            raise CheckpointError(f"invalid storage record name {key!r:.60}")
+        if not isinstance(key, str) or not isinstance(location, str) or not _STORAGE_KEY.fullmatch(key):
+            raise CheckpointError(
+                f"invalid storage record name {describe(key)} (location {describe(location)}): "
+                "expected up to 64 letters, digits or underscores"
+            )
         if len(pid) == 6 and pid[5] is not None:
             raise CheckpointError(f"storage {key!r} is a view of another storage, which is not supported")
-        if not isinstance(numel, int) or numel < 0:
-            raise CheckpointError(f"storage {key!r} declares an invalid size {numel!r:.40}")
+        if not isinstance(numel, int) or isinstance(numel, bool) or numel < 0:
+            raise CheckpointError(f"storage {key!r} declares an invalid size {describe(numel)}")
         if numel * storage_type.dtype.itemsize > self.file_size:
             raise CheckpointError(
                 f"storage {key!r} declares {numel} elements, more than the file's "
@@ -140,8 +151,8 @@ def load_zip(file: SharedFile, progress: ProgressCallback | None = None) -> obje
                 raise CheckpointError("zip archive without exactly one <name>/data.pkl: not a torch checkpoint")
             prefix = pickles[0][: -len("data.pkl")]
             byteorder = members.get(prefix + "byteorder")
-            if byteorder is not None and archive.read(byteorder).strip() not in (b"little", b""):
-                raise CheckpointError("the file was written on a big-endian machine, which is not supported")
+            if byteorder is not None:
+                _check_byteorder(archive, byteorder)
             pickle_file, start, end = _member_range(file, archive, members[pickles[0]])
             table = _StorageTable(file.size)
             advance = _advance_reporter(progress, file.size) if pickle_file is file else None
@@ -162,11 +173,41 @@ def load_zip(file: SharedFile, progress: ProgressCallback | None = None) -> obje
         raise CheckpointError(f"corrupt zip archive: {error}") from None
     except (EOFError, OSError, struct.error) as error:
         raise CheckpointError(f"truncated or unreadable zip archive: {error}") from None
+    except (ValueError, NotImplementedError, RuntimeError, zlib.error) as error:
+        # zipfile raises these for a member name that is not valid UTF-8, an
+        # unsupported zip feature or a corrupt deflate stream.
+        raise CheckpointError(f"corrupt or unsupported zip archive: {type(error).__name__}: {error}") from None
     return root
+
+
+def _check_byteorder(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
+    # The size is checked first because a compressed member could inflate to
+    # gigabytes; zipfile stops inflating at the declared size.
+    _check_member_method(info)
+    if info.file_size > _MAX_BYTEORDER_SIZE:
+        raise CheckpointError(
+            f"record {info.filename} declares {info.file_size} bytes; expected the word little or big"
+        )
+    value = archive.read(info).strip()
+    if value == b"big":
+        raise CheckpointError("the file was written on a big-endian machine, which is not supported")
+    if value not in (b"little", b""):
+        raise CheckpointError(f"record {info.filename} contains {describe(value)}; expected little or big")
+
+
+def _check_member_method(info: zipfile.ZipInfo) -> None:
+    if info.flag_bits & 0x1:
+        raise CheckpointError(f"record {info.filename} is encrypted, which is not supported")
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        raise CheckpointError(
+            f"record {info.filename} uses compression method {info.compress_type}; "
+            "only stored and deflated records are supported"
+        )
 
 
 def _member_range(file: SharedFile, archive: zipfile.ZipFile, info: zipfile.ZipInfo):
     """Return (file, start, end) of a member's bytes; stored members stay on disk."""
+    _check_member_method(info)
     if info.compress_type != zipfile.ZIP_STORED:
         if info.file_size > 4 * file.size + (1 << 20):
             raise CheckpointError(f"record {info.filename} declares an implausible size {info.file_size}")

@@ -3,6 +3,23 @@
 from __future__ import annotations
 
 import os
+import reprlib
+
+# Values in messages come from the file, so their repr is cut short in length
+# and depth: a 10 MB list or a tuple nested 100,000 levels deep must not turn
+# into a huge message or a RecursionError.
+_SHORT_REPR = reprlib.Repr()
+_SHORT_REPR.maxlevel = 3
+_SHORT_REPR.maxstring = 80
+_SHORT_REPR.maxlong = 40
+_SHORT_REPR.maxother = 80
+_SHORT_REPR.maxtuple = _SHORT_REPR.maxlist = _SHORT_REPR.maxdict = 6
+_SHORT_REPR.maxset = _SHORT_REPR.maxfrozenset = 6
+
+
+def describe(value: object) -> str:
+    """Return a repr of a value read from a file, short enough for an error message."""
+    return _SHORT_REPR.repr(value)
 
 
 class CheckpointError(Exception):

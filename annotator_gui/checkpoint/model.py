@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import math
 import pathlib
+import reprlib
+import struct
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .allowlist import ArrayRecord, PickledObject
-from .errors import CheckpointError
+from .errors import CheckpointError, describe
 from .npz import BlobError, read_npz_array, read_npz_shape
 from .source import ByteRef
 from .tensors import TensorRef
@@ -26,6 +29,22 @@ BEHAVIORS = ("attack", "investigation", "mount", "other")
 
 _RESULT_CLASS = "mabe.training.TrainingResult"
 _CONFIG_CLASS = "mabe.training.TrainingConfig"
+
+# NOTE: npz.py raises BlobError for most bad blobs, but some headers (a shape
+# whose element count overflows int64, an unhashable descr) make it raise
+# ValueError, OverflowError or TypeError instead. Those are turned into
+# CheckpointError here too, so that a bad blob never escapes as another type.
+_BLOB_ERRORS = (BlobError, ValueError, TypeError, OverflowError, struct.error, zlib.error)
+
+#: Deepest nesting of lists, tuples and dicts accepted in a config field.
+_MAX_CONFIG_DEPTH = 32
+
+# Config fields that are not scalars are shown as a repr of about 200 characters.
+_CONFIG_REPR = reprlib.Repr()
+_CONFIG_REPR.maxlevel = _MAX_CONFIG_DEPTH
+_CONFIG_REPR.maxstring = _CONFIG_REPR.maxother = 200
+_CONFIG_REPR.maxlist = _CONFIG_REPR.maxtuple = _CONFIG_REPR.maxdict = 50
+_CONFIG_REPR.maxset = _CONFIG_REPR.maxfrozenset = 50
 
 
 @dataclass
@@ -63,7 +82,10 @@ class Split:
             raise self._error(
                 f"{self.where}, task {task}: embedding has shape {tensor.shape}, expected annotators x dimensions"
             )
-        values = tensor.numpy().astype(np.float64)
+        try:
+            values = tensor.numpy().astype(np.float64)
+        except CheckpointError as error:
+            raise self._error(f"{self.where}, task {task}: embedding: {error.reason}") from None
         if not np.isfinite(values).all():
             raise self._error(f"{self.where}, task {task}: the embedding contains NaN or infinite values")
         return values
@@ -82,8 +104,12 @@ class Split:
         blob = self._blob(sequence_id, annotator)
         try:
             array = read_npz_array(blob.read() if isinstance(blob, ByteRef) else blob)
-        except BlobError as error:
-            raise self._error(f"{where}: {error}") from None
+        except CheckpointError as error:
+            raise self._error(f"{where}: {error.reason}") from None
+        except MemoryError:
+            raise self._error(f"{where}: the logits need more memory than is free") from None
+        except _BLOB_ERRORS as error:
+            raise self._error(f"{where}: {_blob_error_message(error)}") from None
         if array.ndim != 2 or array.shape[1] != len(BEHAVIORS) or array.dtype.kind != "f":
             raise self._error(
                 f"{where}: logits have shape {array.shape} and type {array.dtype}, "
@@ -100,11 +126,13 @@ class Split:
             annotator = self.annotators[0]
             where = f"{self.where}, sequence {sequence_id}, annotator {annotator}"
             blob = self._blob(sequence_id, annotator)
-            prefix = blob.read_prefix(4096) if isinstance(blob, ByteRef) else blob[:4096]
             try:
+                prefix = blob.read_prefix(4096) if isinstance(blob, ByteRef) else blob[:4096]
                 shape = read_npz_shape(prefix)
-            except BlobError as error:
-                raise self._error(f"{where}: {error}") from None
+            except CheckpointError as error:
+                raise self._error(f"{where}: {error.reason}") from None
+            except _BLOB_ERRORS as error:
+                raise self._error(f"{where}: {_blob_error_message(error)}") from None
             if len(shape) != 2:
                 raise self._error(f"{where}: logits have shape {shape}, expected frames x behaviours")
             self._frames[sequence_id] = shape[0]
@@ -112,6 +140,12 @@ class Split:
 
     def total_frames(self) -> int:
         return sum(self.frames(sequence_id) for sequence_id in self.sequence_ids)
+
+
+def _blob_error_message(error: Exception) -> str:
+    if isinstance(error, BlobError):
+        return str(error)
+    return f"invalid npz data ({type(error).__name__}: {error})"
 
 
 @dataclass
@@ -188,7 +222,7 @@ def _heads(where: str, best_params) -> dict[int, dict]:
     heads = {}
     for task, params in best_params.items():
         if not isinstance(task, int) or not isinstance(params, (tuple, list)) or len(params) != 2:
-            raise CheckpointError(f"{where}: best_params[{task!r:.30}] is not a (encoder, head) pair")
+            raise CheckpointError(f"{where}: best_params[{describe(task)}] is not a (encoder, head) pair")
         if not isinstance(params[1], dict):
             raise CheckpointError(f"{where}: the head parameters of task {task} are not a state dict")
         heads[task] = params[1]
@@ -200,11 +234,11 @@ def _index_logits(where: str, test_logits: dict) -> tuple[list[str], list[int]]:
     sequence_ids = []
     for sequence_id, per_annotator in test_logits.items():
         if not isinstance(sequence_id, (str, int)) or not isinstance(per_annotator, dict) or not per_annotator:
-            raise CheckpointError(f"{where}: test_logits[{sequence_id!r:.40}] is not a dict of annotators")
+            raise CheckpointError(f"{where}: test_logits[{describe(sequence_id)}] is not a dict of annotators")
         for annotator, blob in per_annotator.items():
             if not isinstance(annotator, int) or not isinstance(blob, (bytes, ByteRef)):
                 raise CheckpointError(
-                    f"{where}, sequence {sequence_id}: entry {annotator!r:.30} is not annotator -> npz bytes"
+                    f"{where}, sequence {sequence_id}: entry {describe(annotator)} is not annotator -> npz bytes"
                 )
         keys = sorted(per_annotator)
         if annotators is None:
@@ -219,7 +253,7 @@ def _index_logits(where: str, test_logits: dict) -> tuple[list[str], list[int]]:
     return sequence_ids, annotators or []
 
 
-def _plain(value):
+def _plain(key: str, value):
     """Convert pickled helper records into plain Python values for display."""
     if isinstance(value, LazyText):
         return value.text()
@@ -229,22 +263,58 @@ def _plain(value):
         return str(value)
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
-    return repr(value)[:200]
+    if _nesting_depth(value, _MAX_CONFIG_DEPTH) > _MAX_CONFIG_DEPTH:
+        raise CheckpointError(f"config field {key} nests more than {_MAX_CONFIG_DEPTH} levels deep")
+    return _CONFIG_REPR.repr(value)[:200]
+
+
+def _nesting_depth(value, limit: int) -> int:
+    """Return how deeply lists, tuples and dicts nest in `value`, counting at most to `limit` + 1."""
+    deepest = 0
+    pending = [(value, 1)]
+    # The memo lets a pickle share one container many times, or make a cycle,
+    # so each container is walked once per depth at which it is reached.
+    seen = set()
+    while pending:
+        item, depth = pending.pop()
+        if not isinstance(item, (list, tuple, dict)) or (id(item), depth) in seen:
+            continue
+        seen.add((id(item), depth))
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            return deepest
+        children = list(item.keys()) + list(item.values()) if isinstance(item, dict) else item
+        pending.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def _config(config) -> dict:
     if isinstance(config, PickledObject) and config.class_path == _CONFIG_CLASS:
-        return {key: _plain(value) for key, value in config.state.items()}
-    if isinstance(config, dict):
-        return {str(key): _plain(value) for key, value in config.items()}
-    return {}
+        fields = config.state
+    elif isinstance(config, dict):
+        fields = config
+    else:
+        return {}
+    plain = {}
+    for key, value in fields.items():
+        name = key if isinstance(key, str) else describe(key)
+        plain[name] = _plain(describe(name), value)
+    return plain
 
 
 def _f1_scores(scores) -> dict[int, float]:
+    """Return the finite scores by task; other entries are left out."""
     if not isinstance(scores, dict):
         return {}
-    return {
-        task: float(value)
-        for task, value in scores.items()
-        if isinstance(task, int) and isinstance(value, (int, float)) and math.isfinite(value)
-    }
+    finite = {}
+    for task, value in scores.items():
+        if not isinstance(task, int) or not isinstance(value, (int, float)):
+            continue
+        try:
+            score = float(value)
+        except OverflowError:
+            # An integer too large for a float is not a score.
+            continue
+        if math.isfinite(score):
+            finite[task] = score
+    return finite

@@ -6,8 +6,14 @@ import math
 
 import numpy as np
 
-from .errors import CheckpointError
+from .errors import CheckpointError, describe
 from .source import SharedFile
+
+#: torch sizes and strides are int64; numpy arrays have at most 64 dimensions
+#: (32 before numpy 2.0). Larger values are rejected before any arithmetic on
+#: them, since the product of thousands of huge integers takes minutes.
+MAX_DIMENSIONS = 64
+MAX_EXTENT = (1 << 63) - 1
 
 #: torch's legacy storage class names and the element type each one holds.
 STORAGE_DTYPES = {
@@ -66,14 +72,18 @@ class TensorRef:
         if not isinstance(storage, StorageRef):
             raise CheckpointError(f"tensor built on a {type(storage).__name__} instead of a storage")
         for name, values in (("size", shape), ("stride", stride)):
-            if not isinstance(values, tuple) or not all(
-                isinstance(value, int) and not isinstance(value, bool) and value >= 0 for value in values
+            if not isinstance(values, tuple) or len(values) > MAX_DIMENSIONS or not all(
+                isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_EXTENT
+                for value in values
             ):
-                raise CheckpointError(f"invalid tensor {name} {values!r:.80}")
+                raise CheckpointError(
+                    f"invalid tensor {name} {describe(values)} for storage {storage.key!r}: expected "
+                    f"at most {MAX_DIMENSIONS} integers between 0 and 2**63 - 1"
+                )
         if len(shape) != len(stride):
             raise CheckpointError(f"tensor size {shape} and stride {stride} differ in length")
-        if not isinstance(storage_offset, int) or storage_offset < 0:
-            raise CheckpointError(f"invalid tensor storage offset {storage_offset!r:.40}")
+        if not isinstance(storage_offset, int) or not 0 <= storage_offset <= MAX_EXTENT:
+            raise CheckpointError(f"invalid tensor storage offset {describe(storage_offset)}")
         if math.prod(shape) > 0:
             last = storage_offset + sum((size - 1) * step for size, step in zip(shape, stride))
             if last >= storage.numel:
@@ -93,6 +103,15 @@ class TensorRef:
             raise CheckpointError(f"storage {storage.key!r} has no data record in the file")
         dtype = storage.storage_type.dtype
         count = math.prod(self.shape)
+        # Zero or overlapping strides repeat elements, so a storage of one
+        # element can describe a tensor of terabytes. Only tensors no larger
+        # than the file are read.
+        if count * dtype.itemsize > storage.file.size:
+            raise CheckpointError(
+                f"tensor of size {self.shape} has {count} elements ({count * dtype.itemsize} bytes), "
+                f"more than the file's {storage.file.size} bytes: its strides {self.stride} repeat "
+                f"elements of storage {storage.key!r}, which is not supported for a tensor this large"
+            )
         if count == 0:
             return np.zeros(self.shape, dtype=_result_dtype(storage.storage_type))
         span = 1 + sum((size - 1) * step for size, step in zip(self.shape, self.stride))

@@ -7,8 +7,10 @@ interpreter runs the binary opcodes itself instead:
 - GLOBAL and STACK_GLOBAL resolve through `allowlist.resolve_global`, which
   returns our own handler objects. Nothing from the file is ever imported or
   called; REDUCE, NEWOBJ and BUILD only dispatch to those handlers.
-- Text opcodes of protocol 0 that create objects (INST, OBJ, PERSID, PUT, GET)
-  and extension registry opcodes are rejected.
+- Opcodes of protocols 0 and 1 that create objects (INST, OBJ), the text
+  forms of PERSID, PUT and GET, and extension registry opcodes are rejected.
+- Dict keys and set items that are tuples are limited in size, because
+  hashing a deeply nested tuple overflows the C stack.
 - Every declared length is checked against the bytes left before anything is
   allocated, and strings longer than `LAZY_THRESHOLD` are not read at all:
   they become `ByteRef`s that point into the file.
@@ -20,7 +22,7 @@ import struct
 from collections.abc import Callable
 
 from . import allowlist
-from .errors import CheckpointError
+from .errors import CheckpointError, describe
 from .source import ByteRef, FileRange
 
 LAZY_THRESHOLD = 4096
@@ -150,7 +152,7 @@ def _op(code: bytes):
 
 _DISPATCH: dict[bytes, Callable[[_Interpreter], None]] = {}
 _OPCODE_NAMES = {
-    b"i": "INST", b"o": "OBJ", b"P": "PERSID", b"p": "PUT", b"g": "GET", b"I": "INT",
+    b"P": "PERSID", b"p": "PUT", b"g": "GET", b"I": "INT",
     b"L": "LONG", b"F": "FLOAT", b"S": "STRING", b"V": "UNICODE", b"\x82": "EXT1",
     b"\x83": "EXT2", b"\x84": "EXT4", b"\x97": "NEXT_BUFFER", b"\x98": "READONLY_BUFFER",
 }
@@ -353,20 +355,22 @@ def _empty_dict(vm):
 @_op(b"d")
 def _dict(vm):
     items = vm.pop_mark()
-    vm.push(_pairs_to_dict({}, items))
+    vm.push(_pairs_to_dict(vm, {}, items))
 
 
 @_op(b"s")
 def _setitem(vm):
     value = vm.stack.pop()
     key = vm.stack.pop()
-    _require_dict(vm.stack[-1], "SETITEM")[key] = value
+    target = _require_dict(vm.stack[-1], "SETITEM")
+    _require_small_key(vm, key, "dict key")
+    target[key] = value
 
 
 @_op(b"u")
 def _setitems(vm):
     items = vm.pop_mark()
-    _pairs_to_dict(_require_dict(vm.stack[-1], "SETITEMS"), items)
+    _pairs_to_dict(vm, _require_dict(vm.stack[-1], "SETITEMS"), items)
 
 
 @_op(b"\x8f")
@@ -380,12 +384,17 @@ def _additems(vm):
     target = vm.stack[-1]
     if not isinstance(target, set):
         raise CheckpointError(f"ADDITEMS on a {type(target).__name__} at offset {vm.source.position}")
+    for item in items:
+        _require_small_key(vm, item, "set item")
     target.update(items)
 
 
 @_op(b"\x91")
 def _frozenset(vm):
-    vm.push(frozenset(vm.pop_mark()))
+    items = vm.pop_mark()
+    for item in items:
+        _require_small_key(vm, item, "frozenset item")
+    vm.push(frozenset(items))
 
 
 @_op(b"c")
@@ -402,6 +411,30 @@ def _stack_global(vm):
     if not isinstance(module, str) or not isinstance(name, str):
         raise CheckpointError("STACK_GLOBAL with a module or name that is not a string")
     vm.push(allowlist.resolve_global(module, name))
+
+
+@_op(b"i")
+def _inst(vm):
+    # INST calls module.name(*args) like REDUCE would; real checkpoints never
+    # use it, so it is rejected outright, naming what it would have called.
+    offset = vm.source.position - 1
+    module = vm.source.readline().decode("utf-8", "replace")
+    name = vm.source.readline().decode("utf-8", "replace")
+    raise CheckpointError(
+        f"unsupported INST opcode at offset {offset}: it would call {module}.{name}, and "
+        "the object-creating opcodes of pickle protocol 0 are rejected"
+    )
+
+
+@_op(b"o")
+def _obj(vm):
+    offset = vm.source.position - 1
+    items = vm.pop_mark()
+    target = describe(items[0]) if items else "nothing"
+    raise CheckpointError(
+        f"unsupported OBJ opcode at offset {offset}: it would call {target}, and "
+        "the object-creating opcodes of pickle protocol 1 are rejected"
+    )
 
 
 @_op(b"R")
@@ -436,7 +469,7 @@ def _build(vm):
 def _binpersid(vm):
     pid = vm.stack.pop()
     if vm.persistent_load is None:
-        raise CheckpointError(f"unexpected persistent id {pid!r:.80} in a pickle that may not have one")
+        raise CheckpointError(f"unexpected persistent id {describe(pid)} in a pickle that may not have one")
     vm.push(vm.persistent_load(pid))
 
 
@@ -484,9 +517,14 @@ def _require_dict(target, opcode: str) -> dict:
     return target
 
 
-def _pairs_to_dict(target: dict, items: list) -> dict:
+def _require_small_key(vm, key, kind: str) -> None:
+    allowlist.require_small_key(key, f"{kind} at offset {vm.source.position}")
+
+
+def _pairs_to_dict(vm, target: dict, items: list) -> dict:
     if len(items) % 2:
-        raise CheckpointError("dictionary items come in an odd number")
+        raise CheckpointError(f"dictionary items come in an odd number at offset {vm.source.position}")
     for index in range(0, len(items), 2):
+        _require_small_key(vm, items[index], "dict key")
         target[items[index]] = items[index + 1]
     return target
