@@ -285,7 +285,9 @@ def storage_type_of(entry) -> StorageType:
 
 def call_reduce(function, args):
     if not isinstance(function, _Global) or function.reduce is None:
-        raise CheckpointError(f"refused to call {function!r:.80}: only allowlisted constructors may be called")
+        raise CheckpointError(
+            f"rejected a call to {describe(function)}: only allowlisted constructors may be called"
+        )
     if not isinstance(args, tuple):
         raise CheckpointError(f"arguments for {function.path} are not a tuple")
     return function.reduce(*args)
@@ -293,7 +295,7 @@ def call_reduce(function, args):
 
 def call_newobj(cls, args, kwargs):
     if not isinstance(cls, _Global) or cls.newobj is None:
-        raise CheckpointError(f"refused to create an instance of {cls!r:.80}")
+        raise CheckpointError(f"rejected creating an instance of {describe(cls)}: it is not an allowlisted class")
     if not isinstance(args, tuple) or not isinstance(kwargs, dict):
         raise CheckpointError(f"invalid arguments for {cls.path}")
     return cls.newobj(*args, **kwargs)
