@@ -38,11 +38,11 @@ GENERATOR = HERE / "make_checkpoint.py"
 # (`make_checkpoint.model_copy_bytes(512, 128, 6)`), for the disk-space check.
 COPY_BYTES = 56_989_944
 # Bytes per logit row in a legacy file, an estimate: 6 annotators x 4 float32
-# plus 7 Task 3 tasks x 2 float32, stored about 1.5 times larger because
-# protocol 2 pickles bytes as UTF-8 text.
+# plus 7 Task 3 tasks x 2 float32 (the int64 predictions compress to little).
+# The file stores them about 1.5 times larger, as protocol 2 pickles bytes as UTF-8 text.
 ROW_BYTES_ESTIMATE = 1.5 * (6 * 4 * 4 + 7 * 2 * 4)
 
-# The fake `mabe.training` that torch.load needs to rebuild the objects. It is
+# The stand-in `mabe.training` that torch.load needs to rebuild the objects. It is
 # kept minimal so that the baseline costs no more than torch itself.
 TORCH_LOAD_CODE = """
 import dataclasses, sys, types
@@ -156,7 +156,7 @@ def cached_fraction(path: pathlib.Path) -> float | None:
 # -- measurement ------------------------------------------------------------------------
 
 
-def run_once(command: list[str], out_path: str, err_path: str) -> tuple[float, float, float, int]:
+def run_once(command: list[str], out_path: str, err_path: str, env: dict) -> tuple[float, float, float, int]:
     """Run `command` as a new process; return wall seconds, CPU seconds, max RSS in MiB and exit code.
 
     The child is waited for with `os.wait4`, whose resource usage belongs to
@@ -167,7 +167,7 @@ def run_once(command: list[str], out_path: str, err_path: str) -> tuple[float, f
         (os.POSIX_SPAWN_OPEN, 2, err_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644),
     ]
     start = time.perf_counter()
-    pid = os.posix_spawn(command[0], command, os.environ, file_actions=actions)
+    pid = os.posix_spawn(command[0], command, env, file_actions=actions)
     _, status, usage = os.wait4(pid, 0)
     wall = time.perf_counter() - start
     cpu = usage.ru_utime + usage.ru_stime
@@ -184,7 +184,7 @@ def check_info_output(samples: Samples, out_path: str) -> None:
             raise SystemExit(f"bench_open: error: {samples.label} printed {key}={summary.get(key)!r}, expected {value!r}")
 
 
-def measure(all_samples: list[Samples], repeats: int, cold_files: dict[str, pathlib.Path]) -> None:
+def measure(all_samples: list[Samples], repeats: int, cold_files: dict[str, pathlib.Path], env: dict) -> None:
     """Run every command once to warm up, then `repeats` times, interleaved."""
     with tempfile.TemporaryDirectory(prefix="bench_open_") as scratch:
         out_path = os.path.join(scratch, "stdout")
@@ -196,7 +196,7 @@ def measure(all_samples: list[Samples], repeats: int, cold_files: dict[str, path
                 cold_path = cold_files.get(samples.label)
                 if cold_path is not None:
                     evict_from_page_cache(cold_path)
-                wall, cpu, rss, code = run_once(samples.command, out_path, err_path)
+                wall, cpu, rss, code = run_once(samples.command, out_path, err_path, env)
                 if code != 0:
                     with open(err_path) as handle:
                         tail = handle.read()[-2000:]
@@ -214,12 +214,36 @@ def measure(all_samples: list[Samples], repeats: int, cold_files: dict[str, path
 # -- report ------------------------------------------------------------------------------
 
 
-def machine_description(python: str) -> dict:
+def reader_state(python: str, env: dict) -> dict:
+    """Describe the `annotator_gui` that the children import: its folder, git commit and uncommitted files."""
+    folder = subprocess.run(
+        [python, "-c", "import annotator_gui, os; print(os.path.dirname(annotator_gui.__file__))"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        # `python -c` puts the working folder first on sys.path, which the
+        # annotator-gui command does not, so ask from a neutral folder.
+        cwd="/",
+    ).stdout.strip()
+    state = {"package": folder, "commit": None, "uncommitted": None}
+    commit = subprocess.run(["git", "-C", folder, "rev-parse", "HEAD"], capture_output=True, text=True)
+    if commit.returncode == 0:
+        state["commit"] = commit.stdout.strip()
+        status = subprocess.run(
+            ["git", "-C", folder, "status", "--porcelain", "--", "."], capture_output=True, text=True
+        )
+        state["uncommitted"] = status.stdout.splitlines()
+    return state
+
+
+def machine_description(python: str, env: dict) -> dict:
     versions = subprocess.run(
         [python, "-c", "import sys, numpy, torch; print(sys.version.split()[0], numpy.__version__, torch.__version__)"],
         capture_output=True,
         text=True,
         check=True,
+        env=env,
     ).stdout.split()
     cpu = "unknown"
     with open("/proc/cpuinfo") as handle:
@@ -297,6 +321,11 @@ def main(argv: list[str] | None = None) -> int:
         default=pathlib.Path(sys.executable).with_name("annotator-gui"),
         help="the annotator-gui command to measure (default: next to this Python)",
     )
+    parser.add_argument(
+        "--pythonpath",
+        type=pathlib.Path,
+        help="folder put first on PYTHONPATH of every measured process, e.g. a clean checkout whose reader is measured",
+    )
     arguments = parser.parse_args(argv)
     if arguments.repeats < 1:
         parser.error(f"--repeats must be at least 1, got {arguments.repeats}")
@@ -304,6 +333,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"{arguments.annotator_gui} not found; install the project (pip install -e .) or pass --annotator-gui")
     arguments.dir.mkdir(parents=True, exist_ok=True)
 
+    env = dict(os.environ)
+    if arguments.pythonpath is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(arguments.pythonpath.resolve()), env.get("PYTHONPATH")]))
+    reader = reader_state(sys.executable, env)
+    print(f"measuring the reader in {reader['package']} at commit {reader['commit']}, "
+          f"uncommitted changes: {reader['uncommitted']}", flush=True)
     paths = {spec.label: ensure_checkpoint(spec, arguments.dir, arguments.layout) for spec in SPECS}
     sizes = {label: path.stat().st_size for label, path in paths.items()}
     python = sys.executable
@@ -327,11 +362,11 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"measuring {len(all_samples)} commands, 1 warm-up and {arguments.repeats} measured runs each", flush=True)
     load_before = os.getloadavg()
-    measure(all_samples, arguments.repeats, cold_files)
+    measure(all_samples, arguments.repeats, cold_files, env)
     load_after = os.getloadavg()
     residency = {label: cached_fraction(path) for label, path in paths.items()}
 
-    machine = machine_description(python)
+    machine = machine_description(python, env)
     cache = "cold (checkpoint evicted before each run)" if arguments.cold else "warm"
     lines = report(context, per_file, sizes)
     print()
@@ -344,6 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     record = {
         "command": " ".join([pathlib.Path(python).name, *sys.argv]),
         "machine": machine,
+        "reader": reader,
         "page_cache": cache,
         "cached_fraction_after": residency,
         "load_average_before": load_before,
