@@ -51,6 +51,12 @@ for icon in resources/annotator-gui.svg resources/annotator-gui.ico resources/an
     fi
 done
 
+# PyInstaller freezes the working tree as it is, so a release should be built
+# from a clean checkout of its tag.
+if command -v git >/dev/null 2>&1 && [ -n "$(git status --porcelain -- annotator_gui resources 2>/dev/null)" ]; then
+    echo "build.sh: warning: annotator_gui/ or resources/ has uncommitted changes, which go into this bundle" >&2
+fi
+
 # 2. The bundle: dist/annotator-gui/.
 echo "== PyInstaller bundle of annotator-gui $version"
 rm -rf build/pyinstaller dist/annotator-gui

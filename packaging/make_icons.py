@@ -25,7 +25,7 @@ ICO = ROOT / "resources" / "annotator-gui.ico"
 ICNS = ROOT / "resources" / "annotator-gui.icns"
 
 PNG_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
-# Windows reads at most 256 px from an ICO file.
+# An ICO file stores images of at most 256 x 256 px.
 ICO_SIZES = (16, 24, 32, 48, 64, 128, 256)
 
 

@@ -3,13 +3,13 @@
 #
 #     packaging/test-deb.sh [PACKAGE.deb]     # default: dist/annotator-gui_<version>_<arch>.deb
 #
-# Changes the system, so it is not part of the default test run: run it as
+# It changes the system, so it is not part of the default test run. Run it as
 # root on a machine where annotator-gui is not installed. It installs the
-# package's Depends with apt-get, installs the package with dpkg -i, runs the
+# package's Depends with apt-get and the package with dpkg -i. Then it runs the
 # installed app's --self-test and an analyze of a real checkpoint from a clean
-# environment, then removes the package with dpkg -r and checks that no file
-# is left under /opt/annotator-gui, /usr/bin, /usr/share/applications or the
-# icon theme. On failure it still removes the package and exits non-zero.
+# environment. Last, it removes the package with dpkg -r and checks that no
+# file is left under /opt/annotator-gui, /usr/bin, /usr/share/applications or
+# the icon theme. On failure it still removes the package and exits non-zero.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"

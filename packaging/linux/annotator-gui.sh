@@ -16,8 +16,8 @@ internal="$bundle/_internal"
 table="$bundle/share/system-libraries.txt"
 EXIT_MISSING_LIBRARIES=3
 
-# Return success when this run opens a window on the screen, so it needs the
-# xcb platform plugin; the command-line modes render offscreen or not at all.
+# Return success when this run opens a window on the screen and so needs the
+# xcb platform plugin. The command-line modes render offscreen or not at all.
 needs_display() {
     case "${1:-}" in
         analyze | info) return 1 ;;
@@ -72,7 +72,7 @@ Install them on Debian or Ubuntu with:
 No package is known for: $unknown. Find it with 'apt-file search NAME' or your distribution's package search."
     fi
     echo "$message" >&2
-    # Started from a desktop menu, nobody reads stderr: show a dialog where a tool for it exists.
+    # Started from a desktop menu, stderr goes nowhere visible, so show a dialog where a tool for it exists.
     if [ ! -t 2 ] && [ -n "${DISPLAY:-}" ]; then
         if command -v zenity >/dev/null 2>&1; then
             zenity --error --title="Annotator Style Explorer" --text="$message" >/dev/null 2>&1
