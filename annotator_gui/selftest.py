@@ -47,7 +47,7 @@ def load_expected(path: Path | None = None) -> dict:
     except FileNotFoundError:
         raise SelfTestError(f"{path}: file not found. The installation is incomplete, so reinstall the app") from None
     except (OSError, ValueError) as error:
-        raise SelfTestError(f"{path}: cannot be read: {error}") from None
+        raise SelfTestError(f"{path}: failed to read the known values: {error}") from None
 
 
 def _max_relative_difference(actual: np.ndarray, expected: np.ndarray) -> float:
@@ -171,7 +171,7 @@ def check_window(sample: Path, report: Callable[[str], None]) -> None:
     try:
         import PySide6.QtWidgets  # noqa: F401 - fails here when Qt or a system library it needs is missing
     except ImportError as error:
-        raise SelfTestError(f"the Qt libraries cannot be loaded: {error}") from None
+        raise SelfTestError(f"failed to load the Qt libraries: {error}") from None
     # The self-test must never open a window on the user's screen, and it must
     # exercise the offscreen platform plugin that the bundle ships.
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
@@ -186,7 +186,14 @@ def check_window(sample: Path, report: Callable[[str], None]) -> None:
 
 def describe_runtime() -> str:
     frozen = "bundled" if getattr(sys, "frozen", False) else "from source"
-    return f"annotator-gui {__version__} ({frozen}), Python {sys.version.split()[0]}, {sys.platform}"
+    try:
+        from PySide6 import __version__ as pyside_version
+        from PySide6.QtCore import qVersion
+
+        qt = f"Qt {qVersion()} (PySide6 {pyside_version})"
+    except ImportError as error:
+        qt = f"Qt cannot be loaded: {error}"
+    return f"annotator-gui {__version__} ({frozen}), Python {sys.version.split()[0]}, {qt}, {sys.platform}"
 
 
 def run_self_test(render: bool = True, out: TextIO | None = None, err: TextIO | None = None) -> int:
