@@ -176,6 +176,11 @@ def check_window(sample: Path, report: Callable[[str], None]) -> None:
     # exercise the offscreen platform plugin that the bundle ships.
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
     with tempfile.TemporaryDirectory(prefix="annotator-gui-selftest-") as folder:
+        from PySide6.QtCore import QSettings
+
+        # The window stores its settings (recent files, linkage choice) here
+        # instead of in the user's own settings, which the self-test must not change.
+        QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(Path(folder) / "settings"))
         screenshot = Path(folder) / "window.png"
         status = cli_main([str(sample), "--screenshot", str(screenshot), "--compute"])
         if status != 0:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import copy
 import io
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -126,3 +129,25 @@ def test_cli_self_test_renders_window(capsys):
     assert status == 0, captured.err
     assert "main window rendered offscreen with the distances computed" in captured.out
     assert "self-test passed: 5 checks" in captured.out
+
+
+@pytest.mark.slow
+def test_self_test_keeps_user_settings(tmp_path):
+    config = tmp_path / "config"
+    environment = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "XDG_CONFIG_HOME": str(config),
+        "QT_QPA_PLATFORM": "offscreen",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "annotator_gui", "--self-test"],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "self-test passed: 5 checks" in result.stdout
+    assert not config.exists() or list(config.rglob("*.ini")) == []
