@@ -33,6 +33,12 @@ def _build_analyze_parser() -> argparse.ArgumentParser:
     _add_selection(parser)
     parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="folder for analysis.json, CSV tables and figures")
     parser.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    parser.add_argument(
+        "--all-splits",
+        action="store_true",
+        help="compare predictions averaged per frame over every split's model (the submitted ensemble) "
+        "instead of split N's; the embedding is still split N's",
+    )
     return parser
 
 
@@ -79,7 +85,12 @@ def run_info(arguments: argparse.Namespace) -> int:
 
 
 def run_analyze(arguments: argparse.Namespace) -> int:
-    from .analysis.pipeline import analysis_record, cluster_embedding, compare_predictions
+    from .analysis.pipeline import (
+        analysis_record,
+        cluster_embedding,
+        compare_predictions,
+        compare_predictions_all_splits,
+    )
     from .checkpoint import CheckpointError, open_checkpoint
     from .report import write_json, write_tables
 
@@ -90,7 +101,10 @@ def run_analyze(arguments: argparse.Namespace) -> int:
         with open_checkpoint(arguments.checkpoint) as checkpoint:
             split = checkpoint.split(arguments.split)
             embedding = cluster_embedding(split, arguments.task)
-            predictions = compare_predictions(split)
+            if arguments.all_splits:
+                predictions = compare_predictions_all_splits(checkpoint)
+            else:
+                predictions = compare_predictions(split)
             record = analysis_record(checkpoint, embedding, predictions)
     except CheckpointError as error:
         return _fail(str(error))
@@ -105,7 +119,10 @@ def run_analyze(arguments: argparse.Namespace) -> int:
             write_figures(out_dir, embedding, predictions)
     except OSError as error:
         return _fail(f"cannot write to {out_dir}: {error.strerror or error}")
-    print(f"wrote analysis of split {record['split']}, task {record['task']} to {out_dir}")
+    if arguments.all_splits:
+        print(f"wrote analysis of all splits' averaged predictions and split {record['split']}, task {record['task']} to {out_dir}")
+    else:
+        print(f"wrote analysis of split {record['split']}, task {record['task']} to {out_dir}")
     return 0
 
 

@@ -1,4 +1,9 @@
-"""The analysis of one split and task, shared by the GUI and the command line."""
+"""The analysis of one split and task, shared by the GUI and the command line.
+
+The clustering module imports scipy, which takes longer to import than
+numpy. It is imported when first needed, so that a caller can overlap that
+import with the pass over the logits.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,11 @@ import numpy as np
 
 from ..checkpoint import BEHAVIORS, Checkpoint, Split
 from . import metrics
-from .clustering import leaf_order, ward_linkage_of_distances, ward_linkage_of_points
 from .progress import TaskState
-from .statistics import SequenceStatistics, collect_statistics
+from .statistics import SequenceStatistics, collect_ensemble_statistics, collect_statistics
+
+#: `PredictionComparison.split` of the comparison of all splits' averaged predictions.
+ALL_SPLITS = -1
 
 
 @dataclass
@@ -32,11 +39,13 @@ class EmbeddingClustering:
 class PredictionComparison:
     """Distances between annotators' predicted probabilities and their Ward clustering."""
 
-    split: int
+    split: int  # the split compared, or ALL_SPLITS for the average of every split's predictions
     statistics: SequenceStatistics
     distances: np.ndarray  # (annotators, annotators)
     linkage: np.ndarray
     leaf_order: list[int]
+    #: Splits whose predictions were compared (averaged, when there are several).
+    source_splits: tuple[int, ...] = ()
 
     @property
     def annotators(self) -> list[int]:
@@ -44,6 +53,8 @@ class PredictionComparison:
 
 
 def cluster_embedding(split: Split, task: int = 0) -> EmbeddingClustering:
+    from .clustering import leaf_order, ward_linkage_of_points
+
     embedding = split.embedding(task)
     linkage = ward_linkage_of_points(embedding)
     return EmbeddingClustering(split.index, task, embedding, linkage, leaf_order(linkage))
@@ -56,13 +67,30 @@ def compare_predictions(split: Split, state: TaskState | None = None) -> Predict
     depend on the task whose embedding is shown.
     """
     statistics = collect_statistics(split, state)
-    return comparison_from_statistics(split.index, statistics)
+    return comparison_from_statistics(split.index, statistics, (split.index,))
 
 
-def comparison_from_statistics(split_index: int, statistics: SequenceStatistics) -> PredictionComparison:
+def compare_predictions_all_splits(checkpoint: Checkpoint, state: TaskState | None = None) -> PredictionComparison:
+    """Compare annotators on the per-frame average of every split's predicted probabilities.
+
+    This is the ensemble that the winning MABe solution submitted. The pass
+    streams sequence by sequence through all splits at once. Raises
+    CheckpointError when the splits do not share their test sequences,
+    annotators and frame counts.
+    """
+    statistics = collect_ensemble_statistics(checkpoint.splits, state)
+    return comparison_from_statistics(ALL_SPLITS, statistics, tuple(split.index for split in checkpoint.splits))
+
+
+def comparison_from_statistics(
+    split_index: int, statistics: SequenceStatistics, source_splits: tuple[int, ...] | None = None
+) -> PredictionComparison:
+    from .clustering import leaf_order, ward_linkage_of_distances
+
     distances = metrics.prediction_distances(statistics)
     linkage = ward_linkage_of_distances(distances)
-    return PredictionComparison(split_index, statistics, distances, linkage, leaf_order(linkage))
+    sources = (split_index,) if source_splits is None else tuple(source_splits)
+    return PredictionComparison(split_index, statistics, distances, linkage, leaf_order(linkage), sources)
 
 
 def analysis_record(
@@ -78,6 +106,7 @@ def analysis_record(
         "format": checkpoint.format,
         "split": embedding.split,
         "task": embedding.task,
+        "prediction_splits": list(predictions.source_splits),
         "annotators": annotators,
         "sequences": len(statistics.sequence_ids),
         "frames": statistics.total_frames,

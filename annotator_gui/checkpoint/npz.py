@@ -1,9 +1,16 @@
 """Decode the `np.savez_compressed` blobs that hold per-sequence logits.
 
 Each blob is a one-member zip archive (`arr_0.npy`, deflated). Parsing the
-local zip header and inflating with zlib directly avoids building a
-`zipfile.ZipFile` per blob, and lets a caller read only the .npy header when
-it needs no more than the array's shape.
+local zip header and inflating directly avoids building a `zipfile.ZipFile`
+per blob, and lets a caller read only the .npy header when it needs no more
+than the array's shape.
+
+Members whose size the zip header declares are inflated with libdeflate (the
+`deflate` package) when it is installed. On these nearly incompressible
+float streams it inflates about 1.5 times as fast as zlib and computes CRC-32
+about 4 times as fast (measured with benchmarks/bench_pass.py and by hand on
+a 2-core AMD EPYC VM), and it releases the GIL. Without it, or for members of
+unknown size, zlib does the work with the same checks.
 """
 
 from __future__ import annotations
@@ -11,12 +18,28 @@ from __future__ import annotations
 import ast
 import struct
 import zlib
+from functools import lru_cache
 
 import numpy as np
+
+try:
+    import deflate as _libdeflate
+except ImportError:  # optional speed-up; zlib gives the same results
+    _libdeflate = None
+
+#: Name of the library that inflates blobs of known size ("libdeflate" or "zlib").
+INFLATER = "zlib" if _libdeflate is None else "libdeflate"
 
 _LOCAL_HEADER = struct.Struct("<4sHHHHHLLLHH")
 _NPY_MAGIC = b"\x93NUMPY"
 _ALLOWED_DESCR = {"<f4", "<f8", "<f2", "<i8", "<i4", "|u1", "|b1"}
+# A deflate stream expands at most about 1032-fold (258-byte matches coded in
+# 2 bits), so a declared size above this bound cannot be true. Such members
+# take the streaming zlib path, which never allocates more than it inflates.
+_MAX_DEFLATE_RATIO = 1032
+_MAX_NPY_HEADER = 65536
+# libdeflate's Python binding takes the output size as a C unsigned int.
+_LIBDEFLATE_MAX_SIZE = 0xFFFFFFFF
 
 
 class BlobError(ValueError):
@@ -61,7 +84,13 @@ def _zip64_sizes(extra: bytes, size: int, compressed_size: int) -> tuple[int, in
     raise BlobError("npz header declares zip64 sizes but has no zip64 field")
 
 
-def _inflate(blob: bytes, limit: int | None = None) -> bytes:
+def _inflate(blob, limit: int | None = None) -> bytes | bytearray | memoryview:
+    """Return the member's uncompressed bytes; `blob` is any bytes-like object.
+
+    With `limit`, return at most that many leading bytes and skip the size
+    and CRC checks (for reading a header from a prefix of the blob).
+    """
+    blob = memoryview(blob).cast("B")
     method, start, compressed_size, size, crc = _locate_member(blob)
     end = len(blob) if compressed_size < 0 else start + compressed_size
     if limit is not None:
@@ -70,6 +99,11 @@ def _inflate(blob: bytes, limit: int | None = None) -> bytes:
         raise BlobError(f"npz data is truncated: {end - len(blob)} bytes missing")
     if method == 0:
         data = blob[start:end]
+    elif limit is None and _libdeflate is not None and _fits_libdeflate(size, end - start):
+        try:
+            data = _libdeflate.deflate_decompress(blob[start:end], size)
+        except _libdeflate.DeflateError:
+            raise BlobError("npz data is corrupt: the compressed stream is invalid or truncated") from None
     else:
         inflater = zlib.decompressobj(-15)
         try:
@@ -84,12 +118,43 @@ def _inflate(blob: bytes, limit: int | None = None) -> bytes:
         return data[:limit]
     if size >= 0 and len(data) != size:
         raise BlobError(f"npz member inflates to {len(data)} bytes instead of {size}")
-    if size >= 0 and zlib.crc32(data) != crc:
+    if size >= 0 and _crc32(data) != crc:
         raise BlobError("npz data is corrupt: CRC-32 check failed")
     return data
 
 
-def _parse_npy_header(data: bytes) -> tuple[np.dtype, tuple[int, ...], bool, int]:
+def _fits_libdeflate(size: int, compressed_size: int) -> bool:
+    return 0 < size <= min(_LIBDEFLATE_MAX_SIZE, _MAX_DEFLATE_RATIO * compressed_size + 64)
+
+
+def _crc32(data) -> int:
+    if _libdeflate is not None:
+        return _libdeflate.crc32(data)
+    return zlib.crc32(data)
+
+
+def _parse_npy_header(data) -> tuple[np.dtype, tuple[int, ...], bool, int]:
+    view = memoryview(data)
+    return _parse_npy_header_cached(bytes(view[:_npy_header_end(view)]))
+
+
+def _npy_header_end(view: memoryview) -> int:
+    """Return the offset just past the .npy header.
+
+    A header declared longer than the parser accepts is cut one byte past
+    that limit, so the parser rejects it without the whole array being copied.
+    """
+    if len(view) >= 10 and view[6] == 1:
+        return 10 + int.from_bytes(view[8:10], "little")
+    if len(view) >= 12 and view[6] in (2, 3):
+        return 12 + min(int.from_bytes(view[8:12], "little"), _MAX_NPY_HEADER + 1)
+    return 12
+
+
+# The blobs of one checkpoint share a handful of distinct headers, so parsing
+# each once saves an `ast.literal_eval` per blob.
+@lru_cache(maxsize=256)
+def _parse_npy_header_cached(data: bytes) -> tuple[np.dtype, tuple[int, ...], bool, int]:
     if not data.startswith(_NPY_MAGIC) or len(data) < 10:
         raise BlobError("npz member is not a .npy array")
     major = data[6]
@@ -103,7 +168,7 @@ def _parse_npy_header(data: bytes) -> tuple[np.dtype, tuple[int, ...], bool, int
         start = 12
     else:
         raise BlobError(f"unsupported .npy format version {major}")
-    if length > 65536 or start + length > len(data):
+    if length > _MAX_NPY_HEADER or start + length > len(data):
         raise BlobError(".npy header is truncated or too long")
     try:
         header = ast.literal_eval(data[start:start + length].decode("latin-1"))
@@ -136,3 +201,38 @@ def read_npz_array(blob: bytes) -> np.ndarray:
         )
     array = np.frombuffer(data, dtype=dtype, count=count, offset=offset)
     return array.reshape(shape, order="F" if fortran_order else "C")
+
+
+def latin1_from_utf8(encoded: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Decode UTF-8 text whose characters all lie below U+0100 to its latin-1 bytes.
+
+    Protocol-2 pickles store a `bytes` value as that text, so this turns the
+    stored form of a blob back into the blob, as
+    `bytes(encoded).decode("utf-8").encode("latin-1")` does, but in a few
+    vectorised passes that release the GIL. `encoded` is a writable 1-D uint8
+    array, and this function modifies it. The result is a view of `out` (1-D
+    uint8, at least as long as the result) or, without `out`, a new array.
+    Raises BlobError for anything that is not valid UTF-8 of such text.
+    """
+    if encoded.size == 0:
+        return encoded.copy() if out is None else out[:0]
+    # Characters U+0080..U+00FF are the pairs C2 80..BF and C3 80..BF; every
+    # other byte is ASCII. Continuation bytes (80..BF) are exactly those below
+    # -64 as int8.
+    kept = encoded < 0xC0
+    continuation = encoded.view(np.int8) < -64
+    # Valid when every continuation byte directly follows a lead byte and
+    # every lead byte is followed by one: a kept byte before a continuation
+    # byte, or a lead byte before anything else, is an error.
+    misplaced = continuation[0] or not kept[-1] or np.count_nonzero(np.equal(kept[:-1], continuation[1:]))
+    leads = encoded.size - np.count_nonzero(kept)
+    if misplaced or encoded.max() > 0xC3 or np.count_nonzero(encoded >= 0xC2) != leads:
+        raise BlobError("stored npz bytes are not valid UTF-8 of latin-1 text")
+    # C3 xx decodes to xx + 0x40, C2 xx to xx: set bit 6 of every byte that
+    # follows a C3, then drop the lead bytes.
+    after_c3 = (encoded[:-1] == 0xC3).view(np.uint8)
+    np.multiply(after_c3, 0x40, out=after_c3)
+    encoded[1:] |= after_c3
+    if out is None:
+        return np.compress(kept, encoded)
+    return np.compress(kept, encoded, out=out[:encoded.size - leads])
