@@ -276,10 +276,14 @@ def resolve_global(module: str, name: str) -> _Global:
     return entry
 
 
+_STORAGE_TYPES = {f"torch.{name}": StorageType(name) for name in STORAGE_DTYPES}
+
+
 def storage_type_of(entry) -> StorageType:
     """Return the storage type an allowlisted `torch.*Storage` global stands for."""
-    if isinstance(entry, _Global) and entry.path.startswith("torch.") and entry.path[6:] in STORAGE_DTYPES:
-        return StorageType(entry.path[6:])
+    storage_type = _STORAGE_TYPES.get(entry.path) if isinstance(entry, _Global) else None
+    if storage_type is not None:
+        return storage_type
     raise CheckpointError(f"persistent id names {entry!r:.60} instead of a torch storage type")
 
 

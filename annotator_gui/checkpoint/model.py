@@ -78,11 +78,10 @@ class Split:
         tensor = head.get("embedding")
         if not isinstance(tensor, TensorRef):
             raise self._error(f"{self.where}, task {task}: the head has no 'embedding' tensor")
-        if len(tensor.shape) != 2 or 0 in tensor.shape:
-            raise self._error(
-                f"{self.where}, task {task}: embedding has shape {tensor.shape}, expected annotators x dimensions"
-            )
         try:
+            shape = tensor.shape
+            if len(shape) != 2 or 0 in shape:
+                raise CheckpointError(f"embedding has shape {shape}, expected annotators x dimensions")
             values = tensor.numpy().astype(np.float64)
         except CheckpointError as error:
             raise self._error(f"{self.where}, task {task}: embedding: {error.reason}") from None

@@ -109,23 +109,25 @@ class FileRange:
     ):
         self.file = file
         self.end = end
-        # Called with the absolute position each time the buffer moves on, so
-        # that a caller can report progress or cancel (by raising) while a
-        # large pickle is scanned.
+        # `buffer[cursor:]` has been read ahead but not consumed yet. The
+        # unpickler's fast loop reads it and moves `cursor` itself.
+        # `on_advance` is called with the absolute position each time the
+        # buffer moves on, so that a caller can report progress or cancel (by
+        # raising) while a large pickle is scanned.
         self.on_advance = on_advance
-        self._buffer = b""
-        self._buffer_start = start
-        self._cursor = 0
+        self.buffer = b""
+        self.buffer_start = start
+        self.cursor = 0
 
     @property
     def position(self) -> int:
-        return self._buffer_start + self._cursor
+        return self.buffer_start + self.cursor
 
     def read(self, length: int) -> bytes:
-        cursor = self._cursor
-        if cursor + length <= len(self._buffer):
-            self._cursor = cursor + length
-            return self._buffer[cursor:cursor + length]
+        cursor = self.cursor
+        if cursor + length <= len(self.buffer):
+            self.cursor = cursor + length
+            return self.buffer[cursor:cursor + length]
         return self._read_slow(length)
 
     def _read_slow(self, length: int) -> bytes:
@@ -136,15 +138,15 @@ class FileRange:
                 f"but its data ends at offset {self.end}"
             )
         if length > _CHUNK:
-            self._buffer, self._buffer_start, self._cursor = b"", position + length, 0
+            self.buffer, self.buffer_start, self.cursor = b"", position + length, 0
             return self.file.read_at(position, length)
         if self.on_advance is not None:
             self.on_advance(position)
         fill = min(max(_CHUNK, length), self.end - position)
-        self._buffer = self.file.read_at(position, fill)
-        self._buffer_start = position
-        self._cursor = length
-        return self._buffer[:length]
+        self.buffer = self.file.read_at(position, fill)
+        self.buffer_start = position
+        self.cursor = length
+        return self.buffer[:length]
 
     def skip(self, length: int) -> int:
         """Move past `length` bytes without reading them; return their offset."""
@@ -154,10 +156,10 @@ class FileRange:
                 f"declared size {length} at offset {position} is larger than the rest "
                 f"of the data ({self.end - position} bytes)"
             )
-        if self._cursor + length <= len(self._buffer):
-            self._cursor += length
+        if self.cursor + length <= len(self.buffer):
+            self.cursor += length
         else:
-            self._buffer, self._buffer_start, self._cursor = b"", position + length, 0
+            self.buffer, self.buffer_start, self.cursor = b"", position + length, 0
             if self.on_advance is not None:
                 self.on_advance(position + length)
         return position

@@ -59,6 +59,16 @@ class StorageRef:
         return self.numel * self.storage_type.dtype.itemsize
 
 
+def _valid_extents(values) -> bool:
+    """Check a size or stride: a tuple of at most MAX_DIMENSIONS ints (not bools) in [0, MAX_EXTENT]."""
+    if type(values) is not tuple or len(values) > MAX_DIMENSIONS:
+        return False
+    for value in values:
+        if type(value) is not int or value < 0 or value > MAX_EXTENT:
+            return False
+    return True
+
+
 class TensorRef:
     """A strided view into a storage, as `torch._utils._rebuild_tensor_v2` describes it.
 
@@ -66,35 +76,50 @@ class TensorRef:
     ignored, so they read like any other on a CPU-only machine.
     """
 
-    __slots__ = ("storage", "storage_offset", "shape", "stride")
+    __slots__ = ("storage", "storage_offset", "_shape", "stride", "_checked")
 
     def __init__(self, storage: StorageRef, storage_offset: int, shape: tuple, stride: tuple):
         if not isinstance(storage, StorageRef):
             raise CheckpointError(f"tensor built on a {type(storage).__name__} instead of a storage")
-        for name, values in (("size", shape), ("stride", stride)):
-            if not isinstance(values, tuple) or len(values) > MAX_DIMENSIONS or not all(
-                isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_EXTENT
-                for value in values
-            ):
-                raise CheckpointError(
-                    f"invalid tensor {name} {describe(values)} for storage {storage.key!r}: expected "
-                    f"at most {MAX_DIMENSIONS} integers between 0 and 2**63 - 1"
-                )
-        if len(shape) != len(stride):
-            raise CheckpointError(f"tensor size {shape} and stride {stride} differ in length")
-        if not isinstance(storage_offset, int) or not 0 <= storage_offset <= MAX_EXTENT:
-            raise CheckpointError(f"invalid tensor storage offset {describe(storage_offset)}")
-        if math.prod(shape) > 0:
-            last = storage_offset + sum((size - 1) * step for size, step in zip(shape, stride))
-            if last >= storage.numel:
-                raise CheckpointError(
-                    f"tensor of size {shape} reaches element {last} of storage {storage.key!r}, "
-                    f"which has {storage.numel}"
-                )
+        # Size, stride and offset are checked on first use (`validate`), not
+        # here: a checkpoint holds thousands of parameter tensors that the app
+        # never reads, and checking each made opening 20-epoch files markedly
+        # slower than 2-epoch ones.
         self.storage = storage
         self.storage_offset = storage_offset
-        self.shape = shape
+        self._shape = shape
         self.stride = stride
+        self._checked = False
+
+    @property
+    def shape(self) -> tuple:
+        self.validate()
+        return self._shape
+
+    def validate(self) -> None:
+        """Raise CheckpointError unless size, stride and offset describe elements inside the storage."""
+        if self._checked:
+            return
+        for name, values in (("size", self._shape), ("stride", self.stride)):
+            if not _valid_extents(values):
+                raise CheckpointError(
+                    f"invalid tensor {name} {describe(values)} for storage {self.storage.key!r}: expected "
+                    f"at most {MAX_DIMENSIONS} integers between 0 and 2**63 - 1"
+                )
+        if len(self._shape) != len(self.stride):
+            raise CheckpointError(f"tensor size {self._shape} and stride {self.stride} differ in length")
+        if type(self.storage_offset) is not int or not 0 <= self.storage_offset <= MAX_EXTENT:
+            raise CheckpointError(f"invalid tensor storage offset {describe(self.storage_offset)}")
+        if 0 not in self._shape:
+            last = self.storage_offset
+            for size, step in zip(self._shape, self.stride):
+                last += (size - 1) * step
+            if last >= self.storage.numel:
+                raise CheckpointError(
+                    f"tensor of size {self._shape} reaches element {last} of storage {self.storage.key!r}, "
+                    f"which has {self.storage.numel}"
+                )
+        self._checked = True
 
     def numpy(self) -> np.ndarray:
         """Read the tensor's elements into a new contiguous array."""
