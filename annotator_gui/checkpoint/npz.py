@@ -16,6 +16,7 @@ unknown size, zlib does the work with the same checks.
 from __future__ import annotations
 
 import ast
+import math
 import struct
 import zlib
 from functools import lru_cache
@@ -194,7 +195,7 @@ def read_npz_array(blob: bytes) -> np.ndarray:
     """Decode the single array of an npz blob, checking sizes and CRC."""
     data = _inflate(blob)
     dtype, shape, fortran_order, offset = _parse_npy_header(data)
-    count = int(np.prod(shape, dtype=np.int64))
+    count = math.prod(shape)
     if len(data) - offset != count * dtype.itemsize:
         raise BlobError(
             f".npy array of shape {shape} needs {count * dtype.itemsize} bytes, has {len(data) - offset}"
