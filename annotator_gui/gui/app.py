@@ -55,6 +55,14 @@ class ScreenshotRun(QObject):
             QTimer.singleShot(SETTLE_MILLISECONDS, self._render)
 
     def _on_computation_finished(self, _comparison: object) -> None:
+        if self._window.session.trees_comparable:
+            # Render once the trust assessment has labelled the trees.
+            self._window.trust.finished.connect(self._on_trust_finished)
+        else:
+            QTimer.singleShot(SETTLE_MILLISECONDS, self._render)
+
+    def _on_trust_finished(self, _assessment: object) -> None:
+        self._window.trust.finished.disconnect(self._on_trust_finished)
         QTimer.singleShot(SETTLE_MILLISECONDS, self._render)
 
     def _on_computation_cancelled(self) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import html
 import os
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -18,8 +18,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .flat_clusters import cluster_name
 from .highlight import HighlightModel
-from .palette import annotator_color
+from .palette import annotator_color, cluster_color
 from .session import Session
 
 TASK_NAMES = {0: "Task 1/2 (attack, investigation, mount, other)"}
@@ -39,10 +40,20 @@ def task_name(task: int) -> str:
     return TASK_NAMES.get(task, f"Task 3, head {task}")
 
 
-def _swatch_icon(color: QColor) -> QIcon:
-    pixmap = QPixmap(12, 12)
-    pixmap.fill(color)
+def _swatch_icon(color: QColor, clusters: tuple[int | None, int | None] = (None, None)) -> QIcon:
+    """Draw the annotator's colour, then its embedding and prediction cluster colours as narrower bars."""
+    pixmap = QPixmap(_ICON_SIZE)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.fillRect(0, 0, 12, 12, color)
+    for index, cluster in enumerate(clusters):
+        if cluster is not None:
+            painter.fillRect(16 + 9 * index, 1, 6, 10, cluster_color(cluster))
+    painter.end()
     return QIcon(pixmap)
+
+
+_ICON_SIZE = QSize(34, 12)
 
 
 class AnnotatorList(QListWidget):
@@ -54,15 +65,29 @@ class AnnotatorList(QListWidget):
         self._updating = False
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setMouseTracking(True)
+        self.setIconSize(_ICON_SIZE)
+        #: Each annotator's (embedding cluster, prediction cluster); either may be None.
+        self.clusters: dict[int, tuple[int | None, int | None]] = {}
         self.itemSelectionChanged.connect(self._on_item_selection_changed)
         self.itemEntered.connect(self._on_item_entered)
         highlight.changed.connect(self._on_highlight_changed)
 
-    def set_annotators(self, annotators: list[int]) -> None:
+    def set_annotators(self, annotators: list[int], clusters: dict[int, tuple[int | None, int | None]] | None = None) -> None:
+        """List `annotators`, each with its flat clusters in the embedding and prediction trees if given."""
         self._updating = True
         self.clear()
+        self.clusters = dict(clusters or {})
         for annotator in annotators:
-            item = QListWidgetItem(_swatch_icon(annotator_color(annotator)), f"annotator {annotator}")
+            embedding, prediction = self.clusters.get(annotator, (None, None))
+            text = f"annotator {annotator}"
+            names = []
+            if embedding is not None:
+                names.append(f"embedding cluster {cluster_name(embedding)}")
+            if prediction is not None:
+                names.append(f"prediction cluster {cluster_name(prediction)}")
+            if names:
+                text += " (" + ", ".join(names) + ")"
+            item = QListWidgetItem(_swatch_icon(annotator_color(annotator), (embedding, prediction)), text)
             item.setData(Qt.ItemDataRole.UserRole, annotator)
             self.addItem(item)
         self._updating = False
@@ -123,6 +148,8 @@ class CheckpointPane(QWidget):
         self.task_box.currentIndexChanged.connect(self._on_task_box_changed)
         session.checkpoint_changed.connect(self._on_checkpoint_changed)
         session.embedding_changed.connect(self._on_embedding_changed)
+        session.predictions_changed.connect(self._on_flat_clusters_changed)
+        session.flat_clusters_changed.connect(self._on_flat_clusters_changed)
         self._on_checkpoint_changed()
 
     def _on_split_box_changed(self, index: int) -> None:
@@ -157,8 +184,20 @@ class CheckpointPane(QWidget):
             self.task_box.addItem(f"{task}: {task_name(task)}", task)
         self.task_box.setCurrentIndex(self.task_box.findData(session.task))
         self.task_box.blockSignals(False)
-        self.annotators.set_annotators(session.annotators)
+        self._on_flat_clusters_changed()
         self.summary.setText(self._summary_html())
+
+    def _on_flat_clusters_changed(self) -> None:
+        session = self._session
+        annotators = session.annotators
+        embedding, prediction = session.flat_cluster_labels()
+        clusters = {}
+        for leaf, annotator in enumerate(annotators):
+            clusters[annotator] = (
+                None if embedding is None else int(embedding[leaf]),
+                None if prediction is None else int(prediction[leaf]),
+            )
+        self.annotators.set_annotators(annotators, clusters)
 
     def _summary_html(self) -> str:
         session = self._session

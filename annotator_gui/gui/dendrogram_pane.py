@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 from ..analysis.tree_layout import tree_layout
 from .canvas import Canvas, InteractivePlot
 from .dendrogram_plot import DendrogramPlot
+from .flat_clusters import clusters_at_height, cut_height
 from .highlight import HighlightModel
 from .palette import HIGHLIGHT_PEN_WIDTH, annotator_color, faded
 from .session import Session
@@ -79,11 +80,19 @@ class ConnectorPlot(InteractivePlot):
 
 
 class DendrogramPane(QWidget):
-    """Embedding dendrogram on the left, prediction dendrogram on the right, leaves facing."""
+    """Embedding dendrogram on the left, prediction dendrogram on the right, leaves facing.
 
-    def __init__(self, session: Session, highlight: HighlightModel, parent: QWidget | None = None):
+    Both trees are drawn in the session's leaf orders (untangled or not),
+    coloured by its flat clusters, and labelled with the support of every
+    merge once the trust assessment has arrived.
+    """
+
+    def __init__(self, session: Session, highlight: HighlightModel, parent: QWidget | None = None, cut_handle: bool = True):
+        """With `cut_handle`, a cut line waits beyond each root for the user to drag it (figures go without)."""
         super().__init__(parent)
         self._session = session
+        self._cut_handle = cut_handle
+        self.dash_weak = False
         self.caption = QLabel()
         self.caption.setWordWrap(True)
         self.canvas = Canvas(highlight)
@@ -109,9 +118,20 @@ class DendrogramPane(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.caption)
         layout.addWidget(self.canvas, 1)
+        self.embedding_tree.cut_dragged.connect(self._on_embedding_cut_dragged)
+        self.prediction_tree.cut_dragged.connect(self._on_prediction_cut_dragged)
         session.embedding_changed.connect(self._on_session_changed)
         session.predictions_changed.connect(self._on_session_changed)
+        session.leaf_orders_changed.connect(self._on_session_changed)
+        session.flat_clusters_changed.connect(self._on_flat_clusters_changed)
+        session.trust_changed.connect(self._on_trust_changed)
         self._on_session_changed()
+
+    def set_dash_weak(self, enabled: bool) -> None:
+        """Dash merges found in at most half of the splits or bootstrap replicates."""
+        self.dash_weak = enabled
+        self.embedding_tree.set_dash_weak(enabled)
+        self.prediction_tree.set_dash_weak(enabled)
 
     def _on_session_changed(self) -> None:
         session = self._session
@@ -119,8 +139,9 @@ class DendrogramPane(QWidget):
         count = 0
         clustering = session.embedding
         if clustering is not None:
-            layout = tree_layout(clustering.linkage, clustering.leaf_order)
+            layout = tree_layout(clustering.linkage, session.embedding_order())
             self.embedding_tree.set_tree(layout, clustering.annotators)
+            self.embedding_tree.set_method(session.method)
             left_rows = {clustering.annotators[leaf]: layout.leaf_position(leaf) + 0.5 for leaf in range(layout.leaf_count)}
             count = layout.leaf_count
             self.embedding_tree.setTitle(f"learned embedding (task {clustering.task})", color="k")
@@ -129,16 +150,81 @@ class DendrogramPane(QWidget):
         view = session.metric_view()
         if view is not None:
             annotators = session.comparison.annotators
-            layout = tree_layout(view.linkage, view.leaf_order)
+            layout = tree_layout(view.linkage, session.prediction_order())
             self.prediction_tree.set_tree(layout, annotators)
+            self.prediction_tree.set_method(session.method)
             right_rows = {annotators[leaf]: layout.leaf_position(leaf) + 0.5 for leaf in range(layout.leaf_count)}
             count = max(count, layout.leaf_count)
             self.prediction_tree.setTitle(f"predictions: {view.label}", color="k")
-            self.caption.setText("Each line joins an annotator's leaf in the embedding tree to its leaf in the prediction tree.")
         else:
             self.prediction_tree.set_tree(None, [])
             self.prediction_tree.setTitle("predictions (press Compute)", color="k")
-            self.caption.setText("The prediction dendrogram appears after Compute in the distance pane.")
         self.connector.set_rows(left_rows, right_rows, count)
         if count:
             self.embedding_tree.setYRange(0, count, padding=0.0)
+        self._update_caption()
+        self._on_flat_clusters_changed()
+        self._on_trust_changed()
+
+    def _update_caption(self) -> None:
+        session = self._session
+        if session.metric_view() is None:
+            self.caption.setText("The prediction dendrogram appears after Compute in the distance pane.")
+            return
+        text = "Each line joins an annotator's leaf in the embedding tree to its leaf in the prediction tree."
+        value = session.drawn_entanglement()
+        if value is not None:
+            order = "untangled" if session.untangle_enabled else "default"
+            text += f" Entanglement of the drawn ({order}) leaf orders: {value:.3f} (0 = no crossings, 1 = reversed)."
+        trust = session.trust
+        if trust is None:
+            text += " Support labels appear when the trust assessment has finished."
+        else:
+            text += " Left: share of splits whose embedding tree contains each cluster."
+            if trust.replicates:
+                text += f" Right: share of {trust.replicates} bootstrap replicates."
+            else:
+                text += " Right: bootstrap support is not available for this metric."
+        self.caption.setText(text)
+
+    def _on_flat_clusters_changed(self) -> None:
+        session = self._session
+        embedding_labels, prediction_labels = session.flat_cluster_labels()
+        clustering = session.embedding
+        if clustering is not None:
+            self.embedding_tree.set_clusters(embedding_labels, self._cut_height(clustering.linkage, embedding_labels))
+        view = session.metric_view()
+        if view is not None:
+            self.prediction_tree.set_clusters(prediction_labels, self._cut_height(view.linkage, prediction_labels))
+
+    def _cut_height(self, linkage, labels) -> float | None:
+        if labels is None:
+            # Without flat clusters the plot parks the line beyond the root, whatever height is given.
+            return cut_height(linkage, 1) if self._cut_handle else None
+        return cut_height(linkage, self._session.cluster_count)
+
+    def _on_trust_changed(self) -> None:
+        self._update_caption()
+        trust = self._session.trust
+        if trust is None:
+            self.embedding_tree.set_support(None)
+            self.prediction_tree.set_support(None)
+            return
+        self.embedding_tree.set_support(trust.split_consensus)
+        self.prediction_tree.set_support(trust.bootstrap_support)
+
+    def _on_embedding_cut_dragged(self, height: float) -> None:
+        if self._session.embedding is not None:
+            self._set_clusters_from_cut(clusters_at_height(self._session.embedding.linkage, height))
+
+    def _on_prediction_cut_dragged(self, height: float) -> None:
+        view = self._session.metric_view()
+        if view is not None:
+            self._set_clusters_from_cut(clusters_at_height(view.linkage, height))
+
+    def _set_clusters_from_cut(self, clusters: int) -> None:
+        # A cut above the root leaves one cluster, which means no flat clusters.
+        self._session.set_cluster_count(clusters if clusters >= 2 else 0)
+        if not (self.embedding_tree.cut_line.moving or self.prediction_tree.cut_line.moving):
+            # Released: snap the lines halfway between merges, even if the count did not change.
+            self._on_flat_clusters_changed()

@@ -24,16 +24,12 @@ from .compare_worker import PredictionComputation
 from .dendrogram_plot import DendrogramPlot
 from .heatmap_plot import HeatmapPlot
 from .highlight import HighlightModel
-from .metric_choice import METRICS, ORIGINAL
+from .metric_choice import METHOD_LABELS, METRICS, ward_unavailable_reason
 from .palette import sequential_colormap
 from .prevalence_plot import PrevalencePlot
 from .sequence_table import SequenceTable
 from .session import Session
 
-WARD_NOTE = (
-    "Ward linkage assumes euclidean distances, and this metric is not one, "
-    "so read its dendrogram as a guide only."
-)
 
 
 def describe_progress(progress: Progress) -> str:
@@ -120,6 +116,9 @@ class DistancePane(QWidget):
         computation.failed.connect(self._on_computation_stopped)
         computation.cancelled.connect(self._on_computation_cancelled)
         session.predictions_changed.connect(self._on_predictions_changed)
+        session.leaf_orders_changed.connect(self._on_predictions_changed)
+        session.embedding_changed.connect(self._on_flat_clusters_changed)
+        session.flat_clusters_changed.connect(self._on_flat_clusters_changed)
         session.checkpoint_changed.connect(self._on_checkpoint_changed)
         self._on_checkpoint_changed()
 
@@ -183,15 +182,31 @@ class DistancePane(QWidget):
             )
             return
         annotators = comparison.annotators
-        order = view.leaf_order
+        order = session.prediction_order()
         shown = [annotators[index] for index in order]
         matrix = view.distances[np.ix_(order, order)]
         high = float(matrix.max()) or 1.0
         self.heatmap.set_matrix(matrix, shown, [str(annotator) for annotator in shown], shown, levels=(0.0, high))
         self.color_bar.setLevels(low=0.0, high=high)
         self.dendrogram.set_tree(tree_layout(view.linkage, order), annotators)
+        self.dendrogram.set_method(view.method)
         self.prevalence.set_prevalence(metrics.prevalence(comparison.statistics)[order], shown)
+        method = METHOD_LABELS[view.method].split(" ")[0]
+        reason = ward_unavailable_reason(view.metric)
         self.note.setText(
-            f"Split {comparison.split}: {view.label}, rows and columns in Ward leaf order."
-            + ("" if view.metric == ORIGINAL else " " + WARD_NOTE)
+            f"Split {comparison.split}: {view.label}, rows and columns in {method} leaf order."
+            + ("" if reason is None or session.requested_method != "ward" else " " + reason)
         )
+        self._on_flat_clusters_changed()
+
+    def _on_flat_clusters_changed(self) -> None:
+        session = self._session
+        _, labels = session.flat_cluster_labels()
+        if session.metric_view() is None:
+            return
+        self.dendrogram.set_clusters(labels, None)
+        if labels is None:
+            self.heatmap.set_clusters(None, None)
+            return
+        shown = [int(labels[leaf]) for leaf in session.prediction_order()]
+        self.heatmap.set_clusters(shown, shown)

@@ -11,6 +11,7 @@ from .canvas import Canvas
 from .dendrogram_plot import DendrogramPlot
 from .heatmap_plot import HeatmapPlot
 from .highlight import HighlightModel
+from .metric_choice import METHOD_LABELS
 from .palette import diverging_colormap
 from .session import Session
 
@@ -21,7 +22,7 @@ def identity_difference(embedding: np.ndarray) -> np.ndarray:
 
 
 class EmbeddingPane(QWidget):
-    """Heatmap of the learned embedding, rows in Ward leaf order, centred colour map."""
+    """Heatmap of the learned embedding, rows in the embedding tree's leaf order, centred colour map."""
 
     def __init__(self, session: Session, highlight: HighlightModel, parent: QWidget | None = None):
         super().__init__(parent)
@@ -56,6 +57,9 @@ class EmbeddingPane(QWidget):
 
         self.difference_box.toggled.connect(self._on_difference_toggled)
         session.embedding_changed.connect(self._on_embedding_changed)
+        session.leaf_orders_changed.connect(self._on_embedding_changed)
+        session.predictions_changed.connect(self._on_embedding_changed)
+        session.flat_clusters_changed.connect(self._on_flat_clusters_changed)
         self._on_embedding_changed()
 
     def _on_difference_toggled(self, _checked: bool) -> None:
@@ -71,7 +75,7 @@ class EmbeddingPane(QWidget):
         values = clustering.embedding
         if self.difference_box.isChecked():
             values = identity_difference(values)
-        order = clustering.leaf_order
+        order = self._session.embedding_order()
         matrix = values[order]
         limit = float(np.abs(matrix).max()) or 1.0
         dimensions = matrix.shape[1]
@@ -84,8 +88,19 @@ class EmbeddingPane(QWidget):
         )
         self.color_bar.setLevels(low=-limit, high=limit)
         self.dendrogram.set_tree(tree_layout(clustering.linkage, order), clustering.annotators)
+        self.dendrogram.set_method(self._session.method)
         shown = "embedding minus identity" if self.difference_box.isChecked() else "learned embedding"
+        method = METHOD_LABELS[self._session.method].split(" ")[0]
         self.caption.setText(
             f"Split {clustering.split}, task {clustering.task}: {shown}, "
-            f"{matrix.shape[0]} annotators x {dimensions} dimensions, rows in Ward leaf order."
+            f"{matrix.shape[0]} annotators x {dimensions} dimensions, rows in {method} leaf order."
         )
+        self._on_flat_clusters_changed()
+
+    def _on_flat_clusters_changed(self) -> None:
+        labels, _ = self._session.flat_cluster_labels()
+        self.dendrogram.set_clusters(labels, None)
+        if labels is None:
+            self.heatmap.set_clusters(None, None)
+        else:
+            self.heatmap.set_clusters([int(labels[leaf]) for leaf in self._session.embedding_order()], None)

@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QWidget
 
 from ..analysis.pipeline import EmbeddingClustering, PredictionComparison
+from ..analysis.trust import TrustAssessment
 from ..report import write_atomically
 from .app import application
 from .compare_worker import PredictionComputation
@@ -38,11 +39,19 @@ def _save(widget: QWidget, path: Path) -> None:
     write_atomically(path, write)
 
 
-def write_figures(out_dir: Path, embedding: EmbeddingClustering, predictions: PredictionComparison) -> list[Path]:
+def write_figures(
+    out_dir: Path,
+    embedding: EmbeddingClustering,
+    predictions: PredictionComparison,
+    trust: TrustAssessment | None = None,
+) -> list[Path]:
     """Write embedding_heatmap.png, prediction_distances.png and dendrograms.png; return their paths.
 
-    Works without a display: the offscreen platform is used when no
-    QApplication exists and no display is available.
+    With `trust`, assessed on these Ward trees and their default leaf orders
+    (as `assess_trust` is called by default), dendrograms.png labels every
+    merge with its split consensus and bootstrap support. Works without a
+    display: the offscreen platform is used when no QApplication exists and
+    no display is available.
     """
     application()
     problem = broken_pyside_message()
@@ -54,9 +63,13 @@ def write_figures(out_dir: Path, embedding: EmbeddingClustering, predictions: Pr
     panes = {
         "embedding_heatmap.png": EmbeddingPane(session, highlight),
         "prediction_distances.png": DistancePane(session, highlight, PredictionComputation(session)),
-        "dendrograms.png": DendrogramPane(session, highlight),
+        "dendrograms.png": DendrogramPane(session, highlight, cut_handle=False),
     }
     session.show_results(embedding, predictions)
+    if trust is not None:
+        if trust.method != session.method:
+            raise ValueError(f"the trust assessment used {trust.method} linkage, but the figures show {session.method}")
+        session.set_trust(session.trees_key, trust)
     written = []
     for name, pane in panes.items():
         path = out_dir / name

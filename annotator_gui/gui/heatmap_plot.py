@@ -10,10 +10,13 @@ from PySide6.QtWidgets import QGraphicsRectItem, QToolTip
 
 from .canvas import InteractivePlot
 from .highlight import HighlightModel
-from .palette import HIGHLIGHT_PEN_WIDTH, annotator_color, readable_text_color
+from .flat_clusters import cluster_name
+from .palette import HIGHLIGHT_PEN_WIDTH, annotator_color, cluster_color, readable_text_color
 
 #: Width of the colour swatch drawn beside each annotator's row or column, in cells.
 SWATCH = 0.3
+#: Width of the flat-cluster band drawn outside the annotator swatches, in cells.
+CLUSTER_BAND = 0.22
 #: Above this many cells per side, values are not written into the cells.
 MAX_LABELLED_CELLS = 24
 
@@ -50,6 +53,10 @@ class HeatmapPlot(InteractivePlot):
         self.hover_text = ""
         self._decorations: list[pg.GraphicsObject] = []
         self._highlight_items: list[QGraphicsRectItem] = []
+        #: Flat cluster of every row and column (display order), or None.
+        self.row_clusters: list[int] | None = None
+        self.column_clusters: list[int] | None = None
+        self._cluster_items: list[QGraphicsRectItem] = []
         highlight.changed.connect(self._on_highlight_changed)
 
     def set_matrix(
@@ -77,10 +84,35 @@ class HeatmapPlot(InteractivePlot):
         self._draw_decorations(levels)
         self.getAxis("left").setTicks([[(row + 0.5, str(annotator)) for row, annotator in enumerate(row_annotators)]])
         self.getAxis("bottom").setTicks([[(column + 0.5, label) for column, label in enumerate(column_labels)]])
-        left = -SWATCH - 0.05
-        top = -SWATCH - 0.05 if column_annotators is not None else 0.0
-        self.vb.setRange(xRange=(left, columns), yRange=(top, rows), padding=0.0)
+        self.set_clusters(None, None)
         self._on_highlight_changed()
+
+    def set_clusters(self, row_clusters: list[int] | None, column_clusters: list[int] | None) -> None:
+        """Draw a band in each row's (and column's) flat-cluster colour outside the annotator swatches."""
+        for item in self._cluster_items:
+            self.removeItem(item)
+        self._cluster_items = []
+        rows, columns = self.matrix.shape
+        self.row_clusters = None if row_clusters is None or not rows else list(row_clusters)
+        self.column_clusters = None if column_clusters is None or self.column_annotators is None else list(column_clusters)
+        band_start = -SWATCH - 0.1 - CLUSTER_BAND
+        for row, cluster in enumerate(self.row_clusters or []):
+            self._add_cluster_band(QRectF(band_start, row, CLUSTER_BAND, 1.0), cluster)
+        for column, cluster in enumerate(self.column_clusters or []):
+            self._add_cluster_band(QRectF(column, band_start, 1.0, CLUSTER_BAND), cluster)
+        left = band_start if self.row_clusters else -SWATCH - 0.05
+        top = 0.0
+        if self.column_annotators is not None:
+            top = band_start if self.column_clusters else -SWATCH - 0.05
+        self.vb.setRange(xRange=(left, columns), yRange=(top, rows), padding=0.0)
+
+    def _add_cluster_band(self, rect: QRectF, cluster: int) -> None:
+        band = QGraphicsRectItem(rect)
+        band.setBrush(QBrush(cluster_color(cluster)))
+        band.setPen(QPen(Qt.PenStyle.NoPen))
+        band.setToolTip(f"flat cluster {cluster_name(cluster)}")
+        self.addItem(band)
+        self._cluster_items.append(band)
 
     def clear_matrix(self) -> None:
         self.set_matrix(np.zeros((0, 0)), [], [], None, (0.0, 1.0))

@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QProgressBar, QPushButton, QWidget
 
 from ..analysis.pipeline import compare_predictions
+from ..analysis.trust import assess_trust
 from ..resources import sample_checkpoint_path
 from .checkpoint_pane import CheckpointPane
 from .compare_worker import Compare, PredictionComputation
@@ -21,6 +22,8 @@ from .highlight import HighlightModel
 from .open_worker import BytesRead, OpenedCheckpoint, open_job
 from .session import Session
 from .settings import AppSettings
+from .trust_pane import TrustPane
+from .trust_worker import Assess, TrustComputation
 from .worker import BackgroundWorker
 
 APP_NAME = "Annotator Style Explorer"
@@ -37,14 +40,27 @@ class MainWindow(QMainWindow):
     #: Emitted after a file has been opened and every pane shows it.
     checkpoint_opened = Signal(str)
 
-    def __init__(self, settings: AppSettings, compare: Compare = compare_predictions, show_dialogs: bool = True):
+    def __init__(
+        self,
+        settings: AppSettings,
+        compare: Compare = compare_predictions,
+        show_dialogs: bool = True,
+        assess: Assess = assess_trust,
+    ):
         super().__init__()
         self.settings = settings
         self.session = Session(self)
+        self.session.set_linkage(settings.linkage_method(), settings.optimal_ordering())
         self.highlight = HighlightModel(self)
         self.errors = ErrorReporter(self, self.statusBar(), show_dialogs=show_dialogs)
         self.opener = BackgroundWorker("open-checkpoint", self, discard=_close_opened)
         self.computation = PredictionComputation(self.session, compare, self)
+        self.trust = TrustComputation(self.session, assess, self)
+        # The session often changes both trees in a row, so start one assessment after both.
+        self._trust_timer = QTimer(self)
+        self._trust_timer.setSingleShot(True)
+        self._trust_timer.setInterval(0)
+        self._trust_timer.timeout.connect(self._on_trust_timer_timeout)
         self._opening_path: str | None = None
         self._pending_selection: tuple[int, int] | None = None
 
@@ -52,6 +68,7 @@ class MainWindow(QMainWindow):
         self.embedding_pane = EmbeddingPane(self.session, self.highlight)
         self.dendrogram_pane = DendrogramPane(self.session, self.highlight)
         self.distance_pane = DistancePane(self.session, self.highlight, self.computation)
+        self.trust_pane = TrustPane(self.session, self.trust, self.dendrogram_pane)
         self._build_docks()
         self._build_status_bar()
         self._build_menus()
@@ -63,6 +80,10 @@ class MainWindow(QMainWindow):
         self.opener.failed.connect(self._on_opener_failed)
         self.opener.cancelled.connect(self._on_opener_cancelled)
         self.computation.failed.connect(self._on_computation_failed)
+        self.trust.failed.connect(self._on_trust_failed)
+        self.trust_pane.linkage_chosen.connect(self._on_trust_pane_linkage_chosen)
+        self.session.embedding_changed.connect(self._trust_timer.start)
+        self.session.predictions_changed.connect(self._trust_timer.start)
         self.session.failed.connect(self.errors.report)
 
     # Layout -------------------------------------------------------------
@@ -79,11 +100,14 @@ class MainWindow(QMainWindow):
         self.embedding_dock = self._dock("Embedding", self.embedding_pane, "embedding")
         self.dendrogram_dock = self._dock("Dendrograms", self.dendrogram_pane, "dendrograms")
         self.distance_dock = self._dock("Prediction distances", self.distance_pane, "distances")
+        self.trust_dock = self._dock("Cluster trust", self.trust_pane, "trust")
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.checkpoint_dock)
+        self.splitDockWidget(self.checkpoint_dock, self.trust_dock, Qt.Orientation.Vertical)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.embedding_dock)
         self.splitDockWidget(self.embedding_dock, self.distance_dock, Qt.Orientation.Horizontal)
         self.splitDockWidget(self.embedding_dock, self.dendrogram_dock, Qt.Orientation.Vertical)
-        self.resizeDocks([self.checkpoint_dock, self.embedding_dock, self.distance_dock], [300, 620, 620], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.checkpoint_dock, self.embedding_dock, self.distance_dock], [360, 600, 600], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.checkpoint_dock, self.trust_dock], [400, 600], Qt.Orientation.Vertical)
 
     def _build_status_bar(self) -> None:
         self.open_label = QLabel()
@@ -112,7 +136,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(quit_action)
 
         view_menu = self.menuBar().addMenu("&View")
-        for dock in (self.checkpoint_dock, self.embedding_dock, self.dendrogram_dock, self.distance_dock):
+        for dock in (self.checkpoint_dock, self.trust_dock, self.embedding_dock, self.dendrogram_dock, self.distance_dock):
             view_menu.addAction(dock.toggleViewAction())
 
         highlight_menu = self.menuBar().addMenu("&Highlight")
@@ -189,6 +213,7 @@ class MainWindow(QMainWindow):
         self._hide_open_progress()
         # The comparison jobs read the old file, so stop them before it is closed.
         self.computation.shutdown()
+        self.trust.shutdown()
         split, task = self._pending_selection or (0, 0)
         self._pending_selection = None
         if not 0 <= split < len(opened.checkpoint.splits):
@@ -234,6 +259,19 @@ class MainWindow(QMainWindow):
             "Check that the file is complete, or choose another split, then press Compute again.",
         )
 
+    def _on_trust_timer_timeout(self) -> None:
+        self.trust.request()
+
+    def _on_trust_failed(self, error: object) -> None:
+        self.errors.report(
+            f"Assessing the trees of split {self.session.split_index} failed",
+            error,
+            "Check that every split of the file is complete, or choose another metric, then press Assess.",
+        )
+
+    def _on_trust_pane_linkage_chosen(self, method: str, optimal_ordering: bool) -> None:
+        self.settings.set_linkage(method, optimal_ordering)
+
     # Drag and drop ------------------------------------------------------
 
     def dragEnterEvent(self, event) -> None:
@@ -250,8 +288,10 @@ class MainWindow(QMainWindow):
 
     def shutdown(self) -> None:
         """Cancel and join every worker thread and close the file (safe to call twice)."""
+        self._trust_timer.stop()
         self.opener.shutdown()
         self.computation.shutdown()
+        self.trust.shutdown()
         self.session.close()
         self.settings.sync()
 

@@ -24,6 +24,20 @@ _ANNOTATOR_COLORS = (
     "#332288",  # indigo
 )
 
+# Flat clusters use dark hues chosen to differ from the first six annotator
+# colours (blue, vermillion, bluish green, pink, orange, sky blue), so a
+# cluster's branches are not mistaken for one annotator's highlight.
+_CLUSTER_COLORS = (
+    "#6A3D9A",  # deep purple
+    "#A50026",  # crimson
+    "#4D9221",  # leaf green
+    "#253494",  # navy
+    "#8C510A",  # brown
+    "#C51B7D",  # magenta
+    "#01665E",  # dark teal
+    "#4D4D4D",  # dark grey
+)
+
 #: Colours of attack, investigation, mount and other, in `checkpoint.BEHAVIORS` order.
 BEHAVIOR_COLORS = ("#B2182B", "#4393C3", "#F4A582", "#D9D9D9")
 
@@ -34,6 +48,11 @@ FADED_ALPHA = 70
 def annotator_color(annotator: int) -> QColor:
     """Return the fixed colour of an annotator; it is the same in every view."""
     return QColor(_ANNOTATOR_COLORS[annotator % len(_ANNOTATOR_COLORS)])
+
+
+def cluster_color(cluster: int) -> QColor:
+    """Return the colour of flat cluster number `cluster`, the same in every view."""
+    return QColor(_CLUSTER_COLORS[cluster % len(_CLUSTER_COLORS)])
 
 
 def faded(color: QColor, alpha: int = FADED_ALPHA) -> QColor:

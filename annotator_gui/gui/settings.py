@@ -1,10 +1,12 @@
-"""Persistent settings: the recent-files list, stored in QSettings with a version number."""
+"""Persistent settings: recent files and the linkage choice, stored in QSettings with a version number."""
 
 from __future__ import annotations
 
 import os
 
 from PySide6.QtCore import QSettings
+
+from ..analysis.clustering import LINKAGE_METHODS
 
 ORGANIZATION = "annotator-gui"
 APPLICATION = "Annotator Style Explorer"
@@ -51,6 +53,20 @@ class AppSettings:
         files = [entry for entry in self.recent_files() if entry != path]
         self._settings.setValue("recent_files", files)
         return files
+
+    def linkage_method(self) -> str:
+        """The stored linkage method, or "ward" when none or an unknown one is stored."""
+        value = str(self._settings.value("linkage/method", "ward"))
+        return value if value in LINKAGE_METHODS else "ward"
+
+    def optimal_ordering(self) -> bool:
+        return self._settings.value("linkage/optimal_ordering", False, type=bool)
+
+    def set_linkage(self, method: str, optimal_ordering: bool) -> None:
+        if method not in LINKAGE_METHODS:
+            raise ValueError(f"unknown linkage method {method!r}; choose one of {', '.join(LINKAGE_METHODS)}")
+        self._settings.setValue("linkage/method", method)
+        self._settings.setValue("linkage/optimal_ordering", bool(optimal_ordering))
 
     def sync(self) -> None:
         self._settings.sync()

@@ -79,10 +79,12 @@ def test_every_metric_redraws_both_trees(computed):
         assert view.metric == pane.metric_box.currentData()
         assert pane.heatmap.row_annotators == view.leaf_order
         assert computed.dendrogram_pane.prediction_tree.drawn_leaf_order() == view.leaf_order
-        if view.metric == "original":
-            assert "Ward linkage assumes" not in pane.note.text()
+        if view.metric in ("disagreement", "kappa"):
+            assert "Ward linkage needs euclidean distances" in pane.note.text()
+            assert view.method == "average"
         else:
-            assert "Ward linkage assumes" in pane.note.text()
+            assert "Ward linkage needs euclidean distances" not in pane.note.text()
+            assert view.method == "ward"
     assert pane.metric_box.count() == len(METRICS)
 
 

@@ -112,7 +112,7 @@ def _run(arguments: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.mark.parametrize("moment", ["computing", "opening"])
+@pytest.mark.parametrize("moment", ["computing", "opening", "assessing"])
 def test_close_during_work_exits_cleanly(tmp_path, moment):
     result = _run([str(SCRIPT), moment], tmp_path)
 
