@@ -174,3 +174,20 @@ def test_address_space_limit_catches_a_large_allocation(address_space_limit):
     # Control: the limit really stops an allocation of the sizes rejected above.
     with pytest.raises(MemoryError):
         np.ones(1 << 31, dtype=np.float64)
+
+
+def test_deflate_bomb_rejected_before_inflating():
+    # 64 MiB of zeros deflate to about 64 KiB. The header declares an
+    # uncompressed size of 0, so the inflater must stop at the declared size
+    # instead of producing the whole stream first.
+    import struct
+    import zlib
+
+    from annotator_gui.checkpoint.npz import BlobError, read_npz_array
+
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    stream = b"".join([compressor.compress(bytes(1 << 20)) for _ in range(64)] + [compressor.flush()])
+    name = b"arr_0.npy"
+    header = struct.pack("<4sHHHHHLLLHH", b"PK\x03\x04", 20, 0, 8, 0, 0, 0, len(stream), 0, len(name), 0)
+    with pytest.raises(BlobError, match="inflates to more than 0 bytes"):
+        read_npz_array(header + name + stream)

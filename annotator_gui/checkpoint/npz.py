@@ -107,12 +107,22 @@ def _inflate(blob, limit: int | None = None) -> bytes | bytearray | memoryview:
             raise BlobError("npz data is corrupt: the compressed stream is invalid or truncated") from None
     else:
         inflater = zlib.decompressobj(-15)
+        # Deflate expands at most about 1032-fold, and a declared size bounds
+        # the output too, so a small blob cannot inflate into gigabytes here.
+        bound = _MAX_DEFLATE_RATIO * (end - start) + 64
+        if size >= 0:
+            bound = min(bound, size)
         try:
             if limit is not None:
                 return inflater.decompress(blob[start:end], limit)
-            data = inflater.decompress(blob[start:end])
+            data = inflater.decompress(blob[start:end], bound + 1)
         except zlib.error as error:
             raise BlobError(f"npz data is corrupt: {error}") from None
+        if len(data) > bound:
+            raise BlobError(
+                f"npz member inflates to more than {bound} bytes, the most its header "
+                "and compressed size allow"
+            )
         if not inflater.eof:
             raise BlobError("npz data is truncated: the compressed stream does not end")
     if limit is not None:
@@ -173,12 +183,12 @@ def _parse_npy_header_cached(data: bytes) -> tuple[np.dtype, tuple[int, ...], bo
         raise BlobError(".npy header is truncated or too long")
     try:
         header = ast.literal_eval(data[start:start + length].decode("latin-1"))
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         raise BlobError(".npy header is not a valid dictionary") from None
     if not isinstance(header, dict) or set(header) != {"descr", "fortran_order", "shape"}:
         raise BlobError(".npy header lacks descr, fortran_order or shape")
     descr, fortran_order, shape = header["descr"], header["fortran_order"], header["shape"]
-    if descr not in _ALLOWED_DESCR:
+    if not isinstance(descr, str) or descr not in _ALLOWED_DESCR:
         raise BlobError(f".npy array has unsupported element type {descr!r:.40}")
     if not isinstance(shape, tuple) or not all(isinstance(n, int) and n >= 0 for n in shape):
         raise BlobError(f".npy array has invalid shape {shape!r:.60}")
