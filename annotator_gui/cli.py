@@ -34,6 +34,18 @@ def _build_analyze_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="folder for analysis.json, CSV tables and figures")
     parser.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     parser.add_argument(
+        "--linkage",
+        default="ward",
+        choices=("ward", "average", "complete", "single", "weighted"),
+        help="linkage method of both trees (default ward; the embedding and prediction distances are euclidean)",
+    )
+    parser.add_argument(
+        "--optimal-ordering", action="store_true", help="reorder leaves so that neighbours are as close as possible"
+    )
+    parser.add_argument(
+        "--no-trust", action="store_true", help="skip tree comparison, bootstrap support and split consensus"
+    )
+    parser.add_argument(
         "--all-splits",
         action="store_true",
         help="compare predictions averaged per frame over every split's model (the submitted ensemble) "
@@ -87,6 +99,7 @@ def run_info(arguments: argparse.Namespace) -> int:
 def run_analyze(arguments: argparse.Namespace) -> int:
     from .analysis.pipeline import (
         analysis_record,
+        assess_clusterings,
         cluster_embedding,
         compare_predictions,
         compare_predictions_all_splits,
@@ -100,12 +113,14 @@ def run_analyze(arguments: argparse.Namespace) -> int:
     try:
         with open_checkpoint(arguments.checkpoint) as checkpoint:
             split = checkpoint.split(arguments.split)
-            embedding = cluster_embedding(split, arguments.task)
+            clustering = {"method": arguments.linkage, "optimal_ordering": arguments.optimal_ordering}
+            embedding = cluster_embedding(split, arguments.task, **clustering)
             if arguments.all_splits:
-                predictions = compare_predictions_all_splits(checkpoint)
+                predictions = compare_predictions_all_splits(checkpoint, **clustering)
             else:
-                predictions = compare_predictions(split)
-            record = analysis_record(checkpoint, embedding, predictions)
+                predictions = compare_predictions(split, **clustering)
+            trust = None if arguments.no_trust else assess_clusterings(checkpoint, embedding, predictions)
+            record = analysis_record(checkpoint, embedding, predictions, trust)
     except CheckpointError as error:
         return _fail(str(error))
     except ValueError as error:

@@ -104,3 +104,35 @@ def test_reading_and_analysis_import_no_qt_or_torch():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_analyze_records_trust_and_linkage(tmp_path):
+    from scipy.cluster import hierarchy
+    from scipy.spatial.distance import squareform
+
+    result = run_cli("analyze", LEGACY, "--out", tmp_path, "--no-figures", "--linkage", "average")
+    assert result.returncode == 0, result.stderr
+    record = json.loads((tmp_path / "analysis.json").read_text())
+    reference = expected("mabe_2split_legacy.split0")
+    assert record["linkage_method"] == "average"
+    average = hierarchy.linkage(squareform(np.array(reference["prediction_distances"]), checks=False), "average")
+    np.testing.assert_allclose(record["prediction_linkage"], average, rtol=1e-6)
+    assert len(record["bootstrap_support"]) == 5
+    assert len(record["split_consensus"]) == 5
+    assert all(0.0 <= share <= 1.0 for share in record["bootstrap_support"] + record["split_consensus"])
+    # The root contains every annotator in every replicate and every split.
+    assert record["bootstrap_support"][-1] == 1.0
+    assert record["split_consensus"][-1] == 1.0
+    comparison = record["tree_comparison"]
+    assert set(comparison["fowlkes_mallows"]) == {"2", "3", "4", "5"}
+    assert set(comparison["p_values"]) == {
+        "cophenetic_correlation_embedding", "cophenetic_correlation_prediction",
+        "cophenetic_correlation_between", "bakers_gamma", "entanglement", "entanglement_untangled",
+    }
+    assert comparison["entanglement_untangled"] <= comparison["entanglement"]
+
+
+def test_analyze_rejects_unknown_linkage(tmp_path):
+    result = run_cli("analyze", LEGACY, "--out", tmp_path, "--linkage", "centroid")
+    assert result.returncode == 2
+    assert "invalid choice: 'centroid'" in result.stderr

@@ -22,13 +22,15 @@ ALL_SPLITS = -1
 
 @dataclass
 class EmbeddingClustering:
-    """The learned annotator embedding of one task head and its Ward clustering."""
+    """The learned annotator embedding of one task head and its hierarchical clustering."""
 
     split: int
     task: int
     embedding: np.ndarray  # (annotators, dimensions)
     linkage: np.ndarray
     leaf_order: list[int]
+    method: str = "ward"
+    optimal_ordering: bool = False
 
     @property
     def annotators(self) -> list[int]:
@@ -37,7 +39,7 @@ class EmbeddingClustering:
 
 @dataclass
 class PredictionComparison:
-    """Distances between annotators' predicted probabilities and their Ward clustering."""
+    """Distances between annotators' predicted probabilities and their hierarchical clustering."""
 
     split: int  # the split compared, or ALL_SPLITS for the average of every split's predictions
     statistics: SequenceStatistics
@@ -46,31 +48,40 @@ class PredictionComparison:
     leaf_order: list[int]
     #: Splits whose predictions were compared (averaged, when there are several).
     source_splits: tuple[int, ...] = ()
+    method: str = "ward"
+    optimal_ordering: bool = False
 
     @property
     def annotators(self) -> list[int]:
         return self.statistics.annotators
 
 
-def cluster_embedding(split: Split, task: int = 0) -> EmbeddingClustering:
-    from .clustering import leaf_order, ward_linkage_of_points
+def cluster_embedding(
+    split: Split, task: int = 0, method: str = "ward", optimal_ordering: bool = False
+) -> EmbeddingClustering:
+    """Cluster the rows of a head's embedding on their euclidean distances."""
+    from .clustering import euclidean_distances, leaf_order, linkage_of_distances
 
     embedding = split.embedding(task)
-    linkage = ward_linkage_of_points(embedding)
-    return EmbeddingClustering(split.index, task, embedding, linkage, leaf_order(linkage))
+    linkage = linkage_of_distances(euclidean_distances(embedding), method, optimal_ordering)
+    return EmbeddingClustering(split.index, task, embedding, linkage, leaf_order(linkage), method, optimal_ordering)
 
 
-def compare_predictions(split: Split, state: TaskState | None = None) -> PredictionComparison:
+def compare_predictions(
+    split: Split, state: TaskState | None = None, method: str = "ward", optimal_ordering: bool = False
+) -> PredictionComparison:
     """Run the streaming pass over the split's test logits and cluster the distances.
 
     The test logits are those of the Task 1/2 head, so the result does not
     depend on the task whose embedding is shown.
     """
     statistics = collect_statistics(split, state)
-    return comparison_from_statistics(split.index, statistics, (split.index,))
+    return comparison_from_statistics(split.index, statistics, (split.index,), method, optimal_ordering)
 
 
-def compare_predictions_all_splits(checkpoint: Checkpoint, state: TaskState | None = None) -> PredictionComparison:
+def compare_predictions_all_splits(
+    checkpoint: Checkpoint, state: TaskState | None = None, method: str = "ward", optimal_ordering: bool = False
+) -> PredictionComparison:
     """Compare annotators on the per-frame average of every split's predicted probabilities.
 
     This is the ensemble that the winning MABe solution submitted. The pass
@@ -79,26 +90,58 @@ def compare_predictions_all_splits(checkpoint: Checkpoint, state: TaskState | No
     annotators and frame counts.
     """
     statistics = collect_ensemble_statistics(checkpoint.splits, state)
-    return comparison_from_statistics(ALL_SPLITS, statistics, tuple(split.index for split in checkpoint.splits))
+    sources = tuple(split.index for split in checkpoint.splits)
+    return comparison_from_statistics(ALL_SPLITS, statistics, sources, method, optimal_ordering)
 
 
 def comparison_from_statistics(
-    split_index: int, statistics: SequenceStatistics, source_splits: tuple[int, ...] | None = None
+    split_index: int,
+    statistics: SequenceStatistics,
+    source_splits: tuple[int, ...] | None = None,
+    method: str = "ward",
+    optimal_ordering: bool = False,
 ) -> PredictionComparison:
-    from .clustering import leaf_order, ward_linkage_of_distances
+    from .clustering import leaf_order, linkage_of_distances
 
     distances = metrics.prediction_distances(statistics)
-    linkage = ward_linkage_of_distances(distances)
+    linkage = linkage_of_distances(distances, method, optimal_ordering)
     sources = (split_index,) if source_splits is None else tuple(source_splits)
-    return PredictionComparison(split_index, statistics, distances, linkage, leaf_order(linkage), sources)
+    return PredictionComparison(
+        split_index, statistics, distances, linkage, leaf_order(linkage), sources, method, optimal_ordering
+    )
+
+
+def assess_clusterings(
+    checkpoint: Checkpoint, embedding: EmbeddingClustering, predictions: PredictionComparison
+):
+    """Compare the two trees and measure the support of their clusters (see `trust.assess_trust`)."""
+    from .trust import assess_trust
+
+    return assess_trust(
+        checkpoint,
+        embedding.task,
+        embedding.embedding,
+        embedding.linkage,
+        embedding.leaf_order,
+        predictions.statistics.squared_distances.sum(axis=1),
+        predictions.distances,
+        predictions.linkage,
+        predictions.leaf_order,
+        method=predictions.method,
+    )
 
 
 def analysis_record(
     checkpoint: Checkpoint,
     embedding: EmbeddingClustering,
     predictions: PredictionComparison,
+    trust=None,
 ) -> dict:
-    """Build the `analysis.json` document (plain lists and numbers only)."""
+    """Build the `analysis.json` document (plain lists and numbers only).
+
+    `trust`, a `trust.TrustAssessment`, adds the tree comparison, bootstrap
+    support and split consensus.
+    """
     statistics = predictions.statistics
     annotators = predictions.annotators
     record = {
@@ -106,6 +149,8 @@ def analysis_record(
         "format": checkpoint.format,
         "split": embedding.split,
         "task": embedding.task,
+        "linkage_method": predictions.method,
+        "optimal_leaf_ordering": predictions.optimal_ordering,
         "prediction_splits": list(predictions.source_splits),
         "annotators": annotators,
         "sequences": len(statistics.sequence_ids),
@@ -132,4 +177,6 @@ def analysis_record(
             for second in annotators[index + 1:]
         },
     }
+    if trust is not None:
+        record.update(trust.record())
     return record
