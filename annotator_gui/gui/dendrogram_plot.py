@@ -20,6 +20,8 @@ from .palette import HIGHLIGHT_PEN_WIDTH, annotator_color, cluster_color
 
 #: Room beyond the root, in pixels, for the root's support label and the parked cut line.
 ROOT_MARGIN_PIXELS = 46.0
+#: Shortest stem, in pixels, that gets its cluster's letter.
+CLUSTER_NAME_PIXELS = 16.0
 #: Merges whose support is at most this share are weak, and the consensus view dashes them.
 WEAK_SUPPORT = 0.5
 
@@ -96,7 +98,6 @@ class DendrogramPlot(InteractivePlot):
         self.tree = layout
         self.annotators = list(annotators)
         self.cluster_labels = None
-        self._draw_cluster_names(None)
         self.cut_line.hide()
         self.set_support(None)
         if layout is None:
@@ -129,30 +130,43 @@ class DendrogramPlot(InteractivePlot):
             if not self.cut_line.moving:
                 # Leave a line the user is dragging where the mouse is.
                 self.cut_line.setValue(cut_height if self.cluster_labels is not None else self.parked_cut_height())
-        self._draw_cluster_names(cut_height)
+        self._draw_cluster_names()
         self._on_highlight_changed()
 
-    def _draw_cluster_names(self, cut_height: float | None) -> None:
-        """Write each cluster's letter where the cut line crosses its stem, below the stem."""
+    def _draw_cluster_names(self) -> None:
+        """Write each cluster's letter below the stem of its top node, between its bar and the parent's.
+
+        There it touches neither bar, nor the support label above the stem, nor
+        the cut line. A stem too short for the letter gets none, and its colour
+        still shows the cluster.
+        """
         for item in self.cluster_names.values():
             self.removeItem(item)
         self.cluster_names = {}
         layout = self.tree
-        if self.cluster_labels is None or layout is None or cut_height is None:
+        if self.cluster_labels is None or layout is None:
             return
         font = QFont()
         font.setBold(True)
         font.setPointSizeF(8.0)
-        # Leaf side of the cut line, so the name never covers the support label on the root side.
-        anchor = (0.0, 0.0) if self.root_side == "left" else (1.0, 0.0)
+        pixel_width, _ = self.vb.viewPixelSize()
+        (_, right_edge), _ = self.vb.viewRange()
         for node in range(len(layout.node_position)):
             cluster = self.node_cluster(node)
             parent = layout.parent[node]
             if cluster is None or (parent >= 0 and self.node_cluster(parent) is not None):
                 continue
-            name = pg.TextItem(cluster_name(cluster), color=cluster_color(cluster), anchor=anchor)
+            bottom = layout.node_height[node]
+            top = layout.node_height[parent] if parent >= 0 else right_edge
+            # The cut line crosses the stem, so take the longer part on either side of it.
+            cut = self.cut_line.value() if self.cut_line.isVisible() else None
+            if cut is not None and bottom < cut < top:
+                bottom, top = (bottom, cut) if cut - bottom >= top - cut else (cut, top)
+            if (top - bottom) / max(pixel_width, 1e-12) < CLUSTER_NAME_PIXELS:
+                continue
+            name = pg.TextItem(cluster_name(cluster), color=cluster_color(cluster), anchor=(0.5, 0.0))
             name.setFont(font)
-            name.setPos(cut_height, layout.node_position[node] + 0.5)
+            name.setPos((bottom + top) / 2.0, layout.node_position[node] + 0.5)
             name.setZValue(6)
             self.addItem(name)
             self.cluster_names[cluster] = name
@@ -183,7 +197,7 @@ class DendrogramPlot(InteractivePlot):
                 label = pg.TextItem(format_share(share), color="#303030")
                 label.setFont(font)
                 label.setPos(layout.node_height[node], layout.node_position[node] + 0.5)
-                label.setZValue(6)
+                label.setZValue(9)
                 self.addItem(label)
                 self.support_labels[node] = label
         self._fit_range()
@@ -204,6 +218,7 @@ class DendrogramPlot(InteractivePlot):
         if self.cut_line.isVisible() and self.cluster_labels is None:
             self.cut_line.setValue(self.parked_cut_height())
         self._place_support_labels()
+        self._draw_cluster_names()
 
     def parked_cut_height(self) -> float:
         """Return where the cut line waits when there are no flat clusters: at the edge beyond the root."""

@@ -66,4 +66,5 @@ def format_value(value: float | None) -> str:
     """Format a metric or p-value with three decimals, or "n/a" when it could not be computed."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
-    return f"{value:.3f}"
+    # Adding 0.0 turns a value that rounds to -0.000 into 0.000.
+    return f"{round(value, 3) + 0.0:.3f}"
