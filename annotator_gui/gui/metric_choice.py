@@ -106,8 +106,8 @@ def metric_view(comparison: PredictionComparison, metric: str, method: str = WAR
     distances = metric_distances(comparison, metric)
     if method == WARD and not is_euclidean(metric):
         raise ValueError(f"Ward linkage needs euclidean distances, and {METRICS[metric]} is not one")
-    if metric == ORIGINAL and method == WARD and not optimal_ordering:
-        # The comparison's own Ward tree, so that the GUI and `analyze` draw the same tree.
+    if metric == ORIGINAL and method == comparison.method and optimal_ordering == comparison.optimal_ordering:
+        # The comparison's own tree, so that the GUI and `analyze` draw the same tree.
         linkage, order = comparison.linkage, comparison.leaf_order
     else:
         linkage = linkage_of_distances(distances, method, optimal_ordering)
@@ -131,7 +131,9 @@ def squared_per_sequence(comparison: PredictionComparison, metric: str) -> np.nd
 
 def recluster_embedding(clustering: EmbeddingClustering, method: str, optimal_ordering: bool) -> EmbeddingClustering:
     """Return `clustering` with its tree rebuilt by `method` on the euclidean distances of its rows."""
-    if method == WARD and not optimal_ordering:
+    if method == clustering.method and optimal_ordering == clustering.optimal_ordering:
         return clustering
     linkage = linkage_of_distances(euclidean_distances(clustering.embedding), method, optimal_ordering)
-    return replace(clustering, linkage=linkage, leaf_order=leaf_order(linkage))
+    return replace(
+        clustering, linkage=linkage, leaf_order=leaf_order(linkage), method=method, optimal_ordering=optimal_ordering
+    )

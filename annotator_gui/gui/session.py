@@ -55,7 +55,7 @@ class Session(QObject):
         #: Number of flat clusters that both trees are cut into; 0 for none.
         self.cluster_count = 0
         self.embedding: EmbeddingClustering | None = None
-        self._ward_embedding: EmbeddingClustering | None = None
+        self._read_embedding: EmbeddingClustering | None = None
         self._comparisons: dict[int, PredictionComparison] = {}
         self._metric_views: dict[tuple, MetricView] = {}
         self._untangled: tuple[tuple, Untangled] | None = None
@@ -240,15 +240,22 @@ class Session(QObject):
             self.predictions_changed.emit()
 
     def show_results(self, embedding: EmbeddingClustering, comparison: PredictionComparison | None) -> None:
-        """Show results computed elsewhere, with no checkpoint open (used to render figures)."""
+        """Show results computed elsewhere, with no checkpoint open (used to render figures).
+
+        The trees are drawn as `embedding` was clustered, so its linkage method
+        becomes the session's. A comparison of all splits' averaged predictions
+        is shown beside the embedding of `embedding.split`.
+        """
         self.split_index = embedding.split
         self.task = embedding.task
-        self._ward_embedding = embedding
+        self.requested_method = embedding.method
+        self.optimal_ordering = embedding.optimal_ordering
+        self._read_embedding = embedding
         self.embedding = recluster_embedding(embedding, self.method, self.optimal_ordering)
         self._comparisons.clear()
         self._metric_views.clear()
         if comparison is not None:
-            self._comparisons[comparison.split] = comparison
+            self._comparisons[self.split_index] = comparison
         self.embedding_changed.emit()
         self.predictions_changed.emit()
 
@@ -267,11 +274,11 @@ class Session(QObject):
         return self._metric_views[key]
 
     def _update_embedding(self) -> None:
-        self._ward_embedding = None
+        self._read_embedding = None
         split = self.split
         if split is not None and split.tasks:
             try:
-                self._ward_embedding = cluster_embedding(split, self.task)
+                self._read_embedding = cluster_embedding(split, self.task)
             except (CheckpointError, ValueError) as error:
                 self.failed.emit(
                     f"Cannot read the embedding of split {self.split_index}, task {self.task}",
@@ -281,6 +288,6 @@ class Session(QObject):
         self._recluster_embedding()
 
     def _recluster_embedding(self) -> None:
-        base = self._ward_embedding
+        base = self._read_embedding
         self.embedding = None if base is None else recluster_embedding(base, self.method, self.optimal_ordering)
         self.embedding_changed.emit()
