@@ -18,6 +18,7 @@ interpreter runs the binary opcodes itself instead:
 
 from __future__ import annotations
 
+import gc
 import struct
 from collections.abc import Callable
 
@@ -67,6 +68,12 @@ def load_pickle(
     Raises CheckpointError for anything unsafe, unsupported or malformed. The
     message gives the offset and, for a refused global, its module and name.
     """
+    # The cyclic garbage collector would rescan the growing object tree many
+    # times while a large pickle loads, so it is paused for the load. Cycles
+    # that a pickle can build (a list that contains itself) are collected
+    # once it runs again.
+    collector_was_enabled = gc.isenabled()
+    gc.disable()
     try:
         return _Interpreter(source, persistent_load).run()
     except CheckpointError:
@@ -79,6 +86,9 @@ def load_pickle(
         ) from None
     except MemoryError:
         raise CheckpointError(f"pickle near offset {source.position} needs more memory than is free") from None
+    finally:
+        if collector_was_enabled:
+            gc.enable()
 
 
 class _Interpreter:
