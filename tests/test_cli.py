@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -136,3 +137,15 @@ def test_analyze_rejects_unknown_linkage(tmp_path):
     result = run_cli("analyze", LEGACY, "--out", tmp_path, "--linkage", "centroid")
     assert result.returncode == 2
     assert "invalid choice: 'centroid'" in result.stderr
+
+
+def test_window_without_display_explains(tmp_path):
+    environment = {key: value for key, value in os.environ.items()
+                   if key not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    result = subprocess.run(
+        [sys.executable, "-m", "annotator_gui", str(ZIP)],
+        capture_output=True, text=True, timeout=120, env=environment,
+    )
+    assert result.returncode == 2
+    assert "no display found" in result.stderr
+    assert "--screenshot FILE.png" in result.stderr

@@ -8,7 +8,10 @@ import sys
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
+
+from ..resources import resources_dir
 
 from .main_window import APP_NAME, MainWindow
 from .qt_check import broken_pyside_message
@@ -25,13 +28,22 @@ def application(offscreen: bool = False) -> QApplication:
     existing = QApplication.instance()
     if existing is not None:
         return existing
-    no_display = sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-    if offscreen or no_display:
+    if offscreen or _lacks_display():
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     app = QApplication([sys.argv[0] if sys.argv else "annotator-gui"])
     app.setApplicationName(APP_NAME)
     app.setOrganizationName("annotator-gui")
+    icon = QIcon()
+    for size in (16, 24, 32, 48, 64, 128, 256, 512):
+        icon.addFile(str(resources_dir() / "icons" / f"annotator-gui-{size}.png"))
+    app.setWindowIcon(icon)
+    # Lets desktops match the window to annotator-gui.desktop.
+    app.setDesktopFileName("annotator-gui")
     return app
+
+
+def _lacks_display() -> bool:
+    return sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 class ScreenshotRun(QObject):
@@ -89,6 +101,14 @@ class ScreenshotRun(QObject):
 def run_gui(arguments: argparse.Namespace) -> int:
     """Open the window on `arguments.checkpoint` (or the bundled sample) and run the event loop."""
     screenshot = arguments.screenshot
+    if screenshot is None and _lacks_display() and "QT_QPA_PLATFORM" not in os.environ:
+        # An offscreen window would run invisibly until killed.
+        print(
+            "annotator-gui: error: no display found (DISPLAY and WAYLAND_DISPLAY are not set). "
+            "Start the app in a desktop session, or render the window to a file with --screenshot FILE.png.",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
     app = application(offscreen=screenshot is not None)
     problem = broken_pyside_message()
     if problem is not None:
