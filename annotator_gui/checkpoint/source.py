@@ -14,6 +14,7 @@ from collections.abc import Callable
 from .errors import CheckpointError
 
 _CHUNK = 1 << 20
+_HAS_PREAD = hasattr(os, "pread")
 
 
 class SharedFile:
@@ -32,9 +33,19 @@ class SharedFile:
                 f"truncated file: {length} bytes at offset {offset} lie past its end "
                 f"({self.size} bytes)"
             )
-        with self._lock:
-            self._file.seek(offset)
-            data = self._file.read(length)
+        if _HAS_PREAD:
+            # pread needs no shared file position, so threads need no lock, and
+            # it skips the buffered reader's read-ahead for small reads.
+            data = os.pread(self._file.fileno(), length, offset)
+            while len(data) < length:
+                more = os.pread(self._file.fileno(), length - len(data), offset + len(data))
+                if not more:
+                    break
+                data += more
+        else:
+            with self._lock:
+                self._file.seek(offset)
+                data = self._file.read(length)
         if len(data) != length:
             raise CheckpointError(f"file shrank while it was read (at offset {offset})")
         return data

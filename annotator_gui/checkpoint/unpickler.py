@@ -212,6 +212,12 @@ class _Interpreter:
                 elif code == 0x89:  # NEWFALSE
                     stack.append(False)
                     cursor += 1
+                elif code == 0x51 and self.persistent_load is not None:  # BINPERSID
+                    stack[-1] = self.persistent_load(stack[-1])
+                    cursor += 1
+                elif code == 0x47:  # BINFLOAT
+                    stack.append(_unpack_double(buffer[cursor + 1:cursor + 9])[0])
+                    cursor += 9
                 elif code == 0x4E:  # NONE
                     stack.append(None)
                     cursor += 1
