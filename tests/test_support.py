@@ -146,3 +146,9 @@ def test_record_keys():
     assert set(record) == scalars | {"fowlkes_mallows", "p_values"}
     assert set(record["p_values"]) == scalars
     assert set(record["fowlkes_mallows"]) == {"2", "3", "4", "5"}
+
+
+def test_split_consensus_undefined_for_one_split():
+    shares = support.split_consensus([BALANCED], BALANCED)
+    assert np.isnan(shares).all()
+    assert support.majority_clusters([BALANCED]) == []

@@ -58,7 +58,13 @@ def bootstrap_support(
 
 
 def split_consensus(split_trees: Sequence[np.ndarray], reference: np.ndarray) -> np.ndarray:
-    """Share of splits whose own tree contains each merge's leaf set of `reference`."""
+    """Share of splits whose own tree contains each merge's leaf set of `reference`.
+
+    With fewer than two splits every share would be 1 by construction, which
+    reads as strong support, so the shares are NaN instead.
+    """
+    if len(split_trees) < 2:
+        return np.full(len(reference), np.nan)
     return node_support(reference, split_trees)
 
 
@@ -69,6 +75,8 @@ def majority_clusters(split_trees: Sequence[np.ndarray]) -> list[tuple[frozenset
         for cluster in cluster_sets(linkage):
             counts[cluster] = counts.get(cluster, 0) + 1
     total = len(split_trees)
+    if total < 2:
+        return []
     majority = [(cluster, hits / total) for cluster, hits in counts.items() if hits * 2 > total]
     return sorted(majority, key=lambda item: (len(item[0]), sorted(item[0])))
 

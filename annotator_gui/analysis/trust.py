@@ -40,8 +40,9 @@ class TrustAssessment:
     def record(self) -> dict:
         return {
             "tree_comparison": self.comparison.record(),
-            "bootstrap_support": [float(share) for share in self.bootstrap_support],
-            "split_consensus": [float(share) for share in self.split_consensus],
+            "bootstrap_support": [None if np.isnan(share) else float(share) for share in self.bootstrap_support],
+            # null where a share is undefined (one split, or no bootstrap for the metric).
+            "split_consensus": [None if np.isnan(share) else float(share) for share in self.split_consensus],
         }
 
 

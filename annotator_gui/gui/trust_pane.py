@@ -304,6 +304,10 @@ class TrustPane(QWidget):
                 self.table.setItem(row, column, item)
         self.footnote.setText(self._footnote(assessment))
         annotators = self._session.annotators
+        if assessment.splits < 2:
+            self.consensus_list.addItem(
+                f"Needs at least two cross-validation splits; this file has {assessment.splits}."
+            )
         for cluster, share in assessment.consensus_clusters:
             members = ", ".join(str(annotators[leaf]) for leaf in sorted(cluster))
             self.consensus_list.addItem(f"{{{members}}}: {share:.0%} of {assessment.splits} splits")
