@@ -14,6 +14,13 @@ from pathlib import Path
 import pandas as pd
 
 
+def _current_umask() -> int:
+    # os.umask can only be read by setting it; set it back at once.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_atomically(path: Path, write) -> None:
     """Call `write(temporary_path)`, then rename the result to `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -21,6 +28,9 @@ def write_atomically(path: Path, write) -> None:
     os.close(handle)
     try:
         write(Path(temporary))
+        # mkstemp creates files readable by the owner only; give the result the
+        # permissions of a plainly created file, so colleagues can read it.
+        os.chmod(temporary, 0o666 & ~_current_umask())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -149,3 +149,11 @@ def test_window_without_display_explains(tmp_path):
     assert result.returncode == 2
     assert "no display found" in result.stderr
     assert "--screenshot FILE.png" in result.stderr
+
+
+def test_analyze_files_readable_by_group_and_others(tmp_path):
+    result = run_cli("analyze", ZIP, "--out", tmp_path, "--no-figures")
+    assert result.returncode == 0, result.stderr
+    for name in ("analysis.json", "embedding.csv", "prediction_distances.csv"):
+        mode = (tmp_path / name).stat().st_mode & 0o777
+        assert mode & 0o044 == 0o044, f"{name}: {oct(mode)}"

@@ -193,9 +193,18 @@ class DistancePane(QWidget):
         self.prevalence.set_prevalence(metrics.prevalence(comparison.statistics)[order], shown)
         method = METHOD_LABELS[view.method].split(" ")[0]
         reason = ward_unavailable_reason(view.metric)
+        kappa_caution = ""
+        if view.metric == "kappa":
+            disagreement = metrics.label_disagreement(comparison.statistics)
+            kappa_caution = (
+                " Kappa corrects for chance agreement, so when one behaviour fills almost every frame it"
+                " swings widely on a few frames: read it beside label disagreement, which is at most"
+                f" {disagreement.max():.3%} of frames here."
+            )
         self.note.setText(
             f"Split {comparison.split}: {view.label}, rows and columns in {method} leaf order."
             + ("" if reason is None or session.requested_method != "ward" else " " + reason)
+            + kappa_caution
         )
         self._on_flat_clusters_changed()
 

@@ -21,6 +21,22 @@ CLUSTER_BAND = 0.22
 MAX_LABELLED_CELLS = 24
 
 
+
+def cell_value_format(value_format: str, largest: float) -> str:
+    """Return a format that fits about six characters in a cell, given the largest magnitude.
+
+    The tooltip keeps `value_format`; cells drop decimals as values grow, and
+    switch to scientific notation for matrices of tiny values.
+    """
+    sign = "+" if "+" in value_format else ""
+    if largest >= 100:
+        return "{:" + sign + ".0f}"
+    if largest >= 10:
+        return "{:" + sign + ".1f}"
+    if largest >= 0.01 or largest == 0:
+        return value_format
+    return "{:" + sign + ".1e}"
+
 class HeatmapPlot(InteractivePlot):
     """Draw `matrix[row, column]` with row 0 at the top and column 0 at the left.
 
@@ -166,11 +182,12 @@ class HeatmapPlot(InteractivePlot):
         low, high = levels
         font = QFont()
         font.setPointSizeF(8.0 if max(rows, columns) > 10 else 9.0)
+        cell_format = cell_value_format(self.value_format, float(np.abs(self.matrix).max(initial=0.0)))
         for row in range(rows):
             for column in range(columns):
                 value = self.matrix[row, column]
                 fraction = 0.5 if high <= low else float(np.clip((value - low) / (high - low), 0.0, 1.0))
-                text = pg.TextItem(self.value_format.format(value), anchor=(0.5, 0.5))
+                text = pg.TextItem(cell_format.format(value), anchor=(0.5, 0.5))
                 text.setColor(readable_text_color(self.colormap.mapToQColor(fraction)))
                 text.setFont(font)
                 text.setPos(column + 0.5, row + 0.5)

@@ -162,3 +162,13 @@ def test_recent_files_and_drop(qtbot, settings):
 def test_settings_store_version(settings):
     settings.add_recent_file(SAMPLE)
     assert settings._settings.value("version", type=int) == 1
+
+
+def test_cell_format_fits_large_and_tiny_values():
+    from annotator_gui.gui.heatmap_plot import cell_value_format
+
+    assert cell_value_format("{:.3f}", 493.652).format(493.652) == "494"
+    assert cell_value_format("{:.3f}", 27.5).format(27.5) == "27.5"
+    assert cell_value_format("{:.3f}", 0.5).format(0.417) == "0.417"
+    assert cell_value_format("{:.3f}", 0.0003).format(0.00025) == "2.5e-04"
+    assert cell_value_format("{:+.3f}", 1.9).format(-1.6) == "-1.600"
