@@ -69,6 +69,10 @@ class DistancePane(QWidget):
         self.heatmap.setLabel("bottom", "annotator")
         self.color_bar = pg.ColorBarItem(values=(0, 1), colorMap=sequential_colormap(), interactive=False, width=18)
         self.color_bar.setImageItem(self.heatmap.image)
+        # ColorBarItem fixes its value axis at 45 px, too narrow for the values and a label.
+        # Once labelled, the axis would also rescale small values by an SI factor such as "(x0.001)".
+        self.color_bar.axis.setWidth(None)
+        self.color_bar.axis.enableAutoSIPrefix(False)
         self.canvas.add_plot(self.dendrogram, 0, 0)
         self.canvas.add_plot(self.heatmap, 0, 1)
         self.canvas.add_plot(self.color_bar, 0, 2)
@@ -188,6 +192,7 @@ class DistancePane(QWidget):
         high = float(matrix.max()) or 1.0
         self.heatmap.set_matrix(matrix, shown, [str(annotator) for annotator in shown], shown, levels=(0.0, high))
         self.color_bar.setLevels(low=0.0, high=high)
+        self.color_bar.axis.setLabel(view.label)
         self.dendrogram.set_tree(tree_layout(view.linkage, order), annotators)
         self.dendrogram.set_method(view.method)
         self.prevalence.set_prevalence(metrics.prevalence(comparison.statistics)[order], shown)

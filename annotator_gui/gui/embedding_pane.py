@@ -40,6 +40,10 @@ class EmbeddingPane(QWidget):
         self.heatmap.setLabel("bottom", "embedding dimension")
         self.color_bar = pg.ColorBarItem(values=(-1, 1), colorMap=diverging_colormap(), interactive=False, width=18)
         self.color_bar.setImageItem(self.heatmap.image)
+        # ColorBarItem fixes its value axis at 45 px, too narrow for the values and a label.
+        # Once labelled, the axis would also rescale small values by an SI factor such as "(x0.001)".
+        self.color_bar.axis.setWidth(None)
+        self.color_bar.axis.enableAutoSIPrefix(False)
         self.canvas.add_plot(self.dendrogram, 0, 0)
         self.canvas.add_plot(self.heatmap, 0, 1)
         self.canvas.add_plot(self.color_bar, 0, 2)
@@ -87,6 +91,7 @@ class EmbeddingPane(QWidget):
             levels=(-limit, limit),
         )
         self.color_bar.setLevels(low=-limit, high=limit)
+        self.color_bar.axis.setLabel("embedding value minus identity" if self.difference_box.isChecked() else "embedding value")
         self.dendrogram.set_tree(tree_layout(clustering.linkage, order), clustering.annotators)
         self.dendrogram.set_method(self._session.method)
         shown = "embedding minus identity" if self.difference_box.isChecked() else "learned embedding"

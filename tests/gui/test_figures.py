@@ -1,16 +1,19 @@
-"""`write_figures` renders the panes to PNG files, also without a display."""
+"""`write_figures` renders the panes' plots to PNG figures, also without a display."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
+import pyqtgraph as pg
 from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QAbstractButton, QAbstractItemView, QComboBox, QLabel, QProgressBar, QSplitter
 
-from annotator_gui.analysis.pipeline import cluster_embedding, compare_predictions
+from annotator_gui.analysis.pipeline import cluster_embedding, compare_predictions, compare_predictions_all_splits
 from annotator_gui.analysis.trust import assess_trust
 from annotator_gui.checkpoint import open_checkpoint
-from annotator_gui.gui.figures import write_figures
+from annotator_gui.gui.figures import build_figures, write_figures
+from annotator_gui.gui.sequence_table import SequenceTable
 
 from ..conftest import ROOT, SAMPLE
 
@@ -30,6 +33,73 @@ def test_write_figures_three_pngs(qapp, tmp_path):
         # A blank render is a single colour; a drawn pane has many.
         colors = {image.pixel(x, y) for x in range(0, image.width(), 7) for y in range(0, image.height(), 7)}
         assert len(colors) > 20, name
+
+
+def color_bar_labels(figure) -> list[str]:
+    return [item.axis.labelText for item in figure.canvas.ci.items if isinstance(item, pg.ColorBarItem)]
+
+
+def test_figures_omit_pane_controls(qapp):
+    with open_checkpoint(SAMPLE) as checkpoint:
+        split = checkpoint.split(0)
+        figures = build_figures(cluster_embedding(split, 0), compare_predictions(split), checkpoint_name=SAMPLE.name)
+
+    assert list(figures) == NAMES
+    controls = (QAbstractButton, QComboBox, QProgressBar, QAbstractItemView, QSplitter, SequenceTable)
+    for name, figure in figures.items():
+        for control in controls:
+            assert figure.findChildren(control) == [], f"{name} contains a {control.__name__}"
+        assert figure.findChildren(QLabel) == [figure.title], name
+        assert figure.canvas.parent() is figure, name
+        figure.deleteLater()
+
+
+def test_figure_titles_name_what_is_shown(qapp):
+    with open_checkpoint(SAMPLE) as checkpoint:
+        split = checkpoint.split(0)
+        figures = build_figures(cluster_embedding(split, 0), compare_predictions(split), checkpoint_name=SAMPLE.name)
+
+    for name, figure in figures.items():
+        title = figure.title.text()
+        assert title.startswith("sample_checkpoint.pt: "), title
+        assert "split 0" in title, title
+        assert "Ward linkage" in title, title
+        figure.deleteLater()
+    assert "task 0" in figures["embedding_heatmap.png"].title.text()
+    assert "task 0" in figures["dendrograms.png"].title.text()
+    assert "original distance (all behaviours)" in figures["prediction_distances.png"].title.text()
+
+
+def test_figure_titles_all_splits_averaged(qapp):
+    with open_checkpoint(SAMPLE) as checkpoint:
+        embedding = cluster_embedding(checkpoint.split(1), 0)
+        figures = build_figures(embedding, compare_predictions_all_splits(checkpoint))
+
+    distances_title = figures["prediction_distances.png"].title.text()
+    assert "all splits averaged" in distances_title
+    assert "split -1" not in distances_title
+    assert "checkpoint" not in distances_title
+    dendrograms_title = figures["dendrograms.png"].title.text()
+    assert "split 1, task 0" in dendrograms_title
+    assert "all splits averaged" in dendrograms_title
+    for figure in figures.values():
+        figure.deleteLater()
+
+
+def test_figure_color_bars_labelled(qapp):
+    with open_checkpoint(SAMPLE) as checkpoint:
+        split = checkpoint.split(0)
+        figures = build_figures(cluster_embedding(split, 0), compare_predictions(split))
+
+    assert color_bar_labels(figures["embedding_heatmap.png"]) == ["embedding value"]
+    assert color_bar_labels(figures["prediction_distances.png"]) == ["Original distance (all behaviours)"]
+    for name, figure in figures.items():
+        for item in figure.canvas.ci.items:
+            if isinstance(item, pg.ColorBarItem):
+                # An SI factor would show distances below 1 as e.g. 0..700 "(x0.001)".
+                assert not item.axis.autoSIPrefix, name
+    for figure in figures.values():
+        figure.deleteLater()
 
 
 def test_write_figures_with_support_labels(qapp, tmp_path):
