@@ -131,7 +131,8 @@ def run_analyze(arguments: argparse.Namespace) -> int:
         if not arguments.no_figures:
             from .gui.figures import write_figures
 
-            write_figures(out_dir, embedding, predictions, trust=trust)
+            checkpoint_name = Path(arguments.checkpoint).name
+            write_figures(out_dir, embedding, predictions, trust=trust, checkpoint_name=checkpoint_name)
     except OSError as error:
         return _fail(f"cannot write to {out_dir}: {error.strerror or error}")
     if arguments.all_splits:

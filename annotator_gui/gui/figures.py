@@ -131,7 +131,6 @@ def write_figures(
     predictions: PredictionComparison,
     trust: TrustAssessment | None = None,
     *,
-    # NOTE: `annotator-gui analyze` (cli.py) does not pass this yet, so its figures do not name the checkpoint.
     checkpoint_name: str | None = None,
 ) -> list[Path]:
     """Write embedding_heatmap.png, prediction_distances.png and dendrograms.png; return their paths.
