@@ -41,7 +41,7 @@ def bootstrap_support(
     `squared_per_sequence` is (sequences, annotators, annotators): each
     sequence's contribution to the squared distance. A replicate draws as many
     sequences as there are, with replacement, sums their contributions, takes
-    the square root and clusters with `method`; one matrix product gives all
+    the square root and clusters with `method`. One matrix product gives all
     replicates' distances at once, so the logits are never read again.
     """
     sequences, count, _ = squared_per_sequence.shape
