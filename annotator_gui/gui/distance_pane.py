@@ -151,8 +151,19 @@ class DistancePane(QWidget):
 
     def _on_computation_finished(self, comparison) -> None:
         self._on_computation_stopped()
-        frames = comparison.statistics.total_frames
-        self.progress_label.setText(f"Split {comparison.split}: {len(comparison.statistics.sequence_ids)} sequences, {frames:,} frames compared.")
+        self._describe_shown_comparison()
+
+    def _describe_shown_comparison(self) -> None:
+        """Say which split's comparison is on screen, so the line never names another split."""
+        comparison = self._session.comparison
+        if comparison is None:
+            self.progress_label.setText("")
+            return
+        statistics = comparison.statistics
+        self.progress_label.setText(
+            f"Split {comparison.split}: {len(statistics.sequence_ids)} sequences, "
+            f"{statistics.total_frames:,} frames compared."
+        )
 
     def _on_computation_cancelled(self) -> None:
         self._on_computation_stopped()
@@ -166,6 +177,8 @@ class DistancePane(QWidget):
 
     def _on_predictions_changed(self) -> None:
         session = self._session
+        if not self._computation.is_running:
+            self._describe_shown_comparison()
         index = self.metric_box.findData(session.metric)
         if index != self.metric_box.currentIndex():
             self.metric_box.blockSignals(True)

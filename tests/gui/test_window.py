@@ -172,3 +172,14 @@ def test_cell_format_fits_large_and_tiny_values():
     assert cell_value_format("{:.3f}", 0.5).format(0.417) == "0.417"
     assert cell_value_format("{:.3f}", 0.0003).format(0.00025) == "2.5e-04"
     assert cell_value_format("{:+.3f}", 1.9).format(-1.6) == "-1.600"
+
+
+def test_status_line_follows_split_change(computed):
+    label = computed.distance_pane.progress_label
+    assert label.text().startswith("Split 0: 8 sequences")
+
+    computed.checkpoint_pane.split_box.setCurrentIndex(1)
+    assert "Split 0" not in label.text()
+
+    computed.checkpoint_pane.split_box.setCurrentIndex(0)
+    assert label.text().startswith("Split 0: 8 sequences")
