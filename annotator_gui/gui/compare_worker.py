@@ -11,7 +11,7 @@ from ..analysis.pipeline import PredictionComparison, compare_predictions
 from ..analysis.progress import TaskState
 from ..checkpoint import Split
 from .session import Session
-from .worker import BackgroundWorker
+from .worker import SessionComputation
 
 Compare = Callable[[Split, TaskState], PredictionComparison]
 
@@ -31,7 +31,7 @@ def compare_job(split: Split, compare: Compare = compare_predictions):
     return run
 
 
-class PredictionComputation(QObject):
+class PredictionComputation(SessionComputation):
     """Runs `compare_predictions` for the session's current split and stores the result.
 
     The GUI thread hands the job the `Split` object only; the job reads the
@@ -39,25 +39,12 @@ class PredictionComputation(QObject):
     the session's per-split cache on the GUI thread.
     """
 
-    started = Signal(int)  # split index
-    progressed = Signal(object)  # analysis.progress.Progress
-    finished = Signal(object)  # PredictionComparison
-    failed = Signal(object)
-    cancelled = Signal()
+    started = Signal(int)  # split index; `finished` carries the PredictionComparison
 
     def __init__(self, session: Session, compare: Compare = compare_predictions, parent: QObject | None = None):
-        super().__init__(parent)
+        super().__init__("compare-predictions", parent)
         self._session = session
         self.compare = compare
-        self.worker = BackgroundWorker("compare-predictions", self)
-        self.worker.progressed.connect(self.progressed)
-        self.worker.finished.connect(self._on_worker_finished)
-        self.worker.failed.connect(self.failed)
-        self.worker.cancelled.connect(self.cancelled)
-
-    @property
-    def is_running(self) -> bool:
-        return self.worker.is_running
 
     def start(self) -> bool:
         """Start comparing the current split, cancelling a run in progress; False without a split."""
@@ -67,12 +54,6 @@ class PredictionComputation(QObject):
         self.worker.start(compare_job(split, self.compare))
         self.started.emit(split.index)
         return True
-
-    def cancel(self) -> None:
-        self.worker.cancel()
-
-    def shutdown(self) -> None:
-        self.worker.shutdown()
 
     def _on_worker_finished(self, comparison: PredictionComparison) -> None:
         self._session.set_comparison(comparison)

@@ -16,7 +16,7 @@ from ..analysis.trust import TrustAssessment, assess_trust, embedding_trees_of_s
 from ..checkpoint import CheckpointError
 from .metric_choice import squared_per_sequence
 from .session import Session
-from .worker import BackgroundWorker
+from .worker import SessionComputation
 
 Assess = Callable[..., TrustAssessment]
 
@@ -142,32 +142,20 @@ def trust_inputs(session: Session) -> TrustInputs | None:
     )
 
 
-class TrustComputation(QObject):
+class TrustComputation(SessionComputation):
     """Assesses the session's current trees in the background and stores the result in the session.
 
     A new request cancels the running one, and a result for trees that are no
     longer on screen is dropped.
     """
 
+    # `progressed` reports the bootstrap replicates; `finished` carries the TrustAssessment.
     started = Signal()
-    progressed = Signal(object)  # analysis.progress.Progress of the bootstrap replicates
-    finished = Signal(object)  # TrustAssessment
-    failed = Signal(object)
-    cancelled = Signal()
 
     def __init__(self, session: Session, assess: Assess = assess_trust, parent: QObject | None = None):
-        super().__init__(parent)
+        super().__init__("assess-trust", parent)
         self._session = session
         self.assess = assess
-        self.worker = BackgroundWorker("assess-trust", self)
-        self.worker.progressed.connect(self.progressed)
-        self.worker.finished.connect(self._on_worker_finished)
-        self.worker.failed.connect(self.failed)
-        self.worker.cancelled.connect(self.cancelled)
-
-    @property
-    def is_running(self) -> bool:
-        return self.worker.is_running
 
     def start(self) -> bool:
         """Assess the trees on screen, cancelling a run in progress; False when there is nothing to assess."""
@@ -190,12 +178,6 @@ class TrustComputation(QObject):
             self.start()
         elif self.is_running:
             self.worker.cancel()
-
-    def cancel(self) -> None:
-        self.worker.cancel()
-
-    def shutdown(self) -> None:
-        self.worker.shutdown()
 
     def _on_worker_finished(self, result: TrustResult) -> None:
         self._session.set_trust(result.key, result.assessment)

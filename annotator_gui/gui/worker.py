@@ -162,3 +162,38 @@ class BackgroundWorker(QObject):
         self._runs = [run for run in self._runs if run.thread is not thread or run.thread.isRunning()]
         if not self._runs:
             self.idle.emit()
+
+
+class SessionComputation(QObject):
+    """A `BackgroundWorker` whose results go to the session; the base of the app's computations.
+
+    Subclasses start jobs with `self.worker.start(...)` and implement
+    `_on_worker_finished` to store the result. Progress, failures and
+    cancellations are passed on unchanged.
+    """
+
+    progressed = Signal(object)  # analysis.progress.Progress
+    finished = Signal(object)
+    failed = Signal(object)
+    cancelled = Signal()
+
+    def __init__(self, name: str, parent: QObject | None = None):
+        super().__init__(parent)
+        self.worker = BackgroundWorker(name, self)
+        self.worker.progressed.connect(self.progressed)
+        self.worker.finished.connect(self._on_worker_finished)
+        self.worker.failed.connect(self.failed)
+        self.worker.cancelled.connect(self.cancelled)
+
+    @property
+    def is_running(self) -> bool:
+        return self.worker.is_running
+
+    def cancel(self) -> None:
+        self.worker.cancel()
+
+    def shutdown(self) -> None:
+        self.worker.shutdown()
+
+    def _on_worker_finished(self, result: object) -> None:
+        raise NotImplementedError
