@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
@@ -22,7 +21,7 @@ from ..analysis.tree_layout import tree_layout
 from .canvas import Canvas
 from .compare_worker import PredictionComputation
 from .dendrogram_plot import DendrogramPlot
-from .heatmap_plot import HeatmapPlot
+from .heatmap_plot import HeatmapPlot, add_clustered_heatmap
 from .highlight import HighlightModel
 from .metric_choice import METHOD_LABELS, METRICS, ward_unavailable_reason
 from .palette import sequential_colormap
@@ -67,18 +66,9 @@ class DistancePane(QWidget):
         self.heatmap = HeatmapPlot(highlight, sequential_colormap(), column_name="annotator", show_values=True)
         self.heatmap.setLabel("left", "annotator")
         self.heatmap.setLabel("bottom", "annotator")
-        self.color_bar = pg.ColorBarItem(values=(0, 1), colorMap=sequential_colormap(), interactive=False, width=18)
-        self.color_bar.setImageItem(self.heatmap.image)
-        # ColorBarItem fixes its value axis at 45 px, too narrow for the values and a label.
-        # Once labelled, the axis would also rescale small values by an SI factor such as "(x0.001)".
-        self.color_bar.axis.setWidth(None)
-        self.color_bar.axis.enableAutoSIPrefix(False)
-        self.canvas.add_plot(self.dendrogram, 0, 0)
-        self.canvas.add_plot(self.heatmap, 0, 1)
-        self.canvas.add_plot(self.color_bar, 0, 2)
-        self.canvas.ci.layout.setColumnStretchFactor(0, 2)
-        self.canvas.ci.layout.setColumnStretchFactor(1, 5)
-        self.dendrogram.setYLink(self.heatmap)
+        self.color_bar = add_clustered_heatmap(
+            self.canvas, self.dendrogram, self.heatmap, sequential_colormap(), values=(0, 1), stretch=(2, 5)
+        )
 
         self.prevalence_canvas = Canvas(highlight)
         self.prevalence = PrevalencePlot(highlight)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from ..analysis.tree_layout import tree_layout
 from .canvas import Canvas
 from .dendrogram_plot import DendrogramPlot
-from .heatmap_plot import HeatmapPlot
+from .heatmap_plot import HeatmapPlot, add_clustered_heatmap
 from .highlight import HighlightModel
 from .metric_choice import METHOD_LABELS
 from .palette import diverging_colormap
@@ -38,18 +37,9 @@ class EmbeddingPane(QWidget):
         self.heatmap = HeatmapPlot(highlight, diverging_colormap(), column_name="dimension", value_format="{:+.3f}")
         self.heatmap.setLabel("left", "annotator")
         self.heatmap.setLabel("bottom", "embedding dimension")
-        self.color_bar = pg.ColorBarItem(values=(-1, 1), colorMap=diverging_colormap(), interactive=False, width=18)
-        self.color_bar.setImageItem(self.heatmap.image)
-        # ColorBarItem fixes its value axis at 45 px, too narrow for the values and a label.
-        # Once labelled, the axis would also rescale small values by an SI factor such as "(x0.001)".
-        self.color_bar.axis.setWidth(None)
-        self.color_bar.axis.enableAutoSIPrefix(False)
-        self.canvas.add_plot(self.dendrogram, 0, 0)
-        self.canvas.add_plot(self.heatmap, 0, 1)
-        self.canvas.add_plot(self.color_bar, 0, 2)
-        self.canvas.ci.layout.setColumnStretchFactor(0, 1)
-        self.canvas.ci.layout.setColumnStretchFactor(1, 3)
-        self.dendrogram.setYLink(self.heatmap)
+        self.color_bar = add_clustered_heatmap(
+            self.canvas, self.dendrogram, self.heatmap, diverging_colormap(), values=(-1, 1), stretch=(1, 3)
+        )
 
         controls = QHBoxLayout()
         controls.addWidget(self.caption, 1)

@@ -228,3 +228,23 @@ class HeatmapPlot(InteractivePlot):
         outline.setZValue(10)
         self.addItem(outline)
         self._highlight_items.append(outline)
+
+
+def add_clustered_heatmap(canvas, dendrogram, heatmap: HeatmapPlot, colormap, values, stretch) -> pg.ColorBarItem:
+    """Place a dendrogram, its heatmap and a colour bar in one canvas row; return the colour bar.
+
+    `stretch` gives the relative widths of the dendrogram and the heatmap.
+    """
+    color_bar = pg.ColorBarItem(values=values, colorMap=colormap, interactive=False, width=18)
+    color_bar.setImageItem(heatmap.image)
+    # ColorBarItem fixes its value axis at 45 px, too narrow for the values and a label.
+    # Once labelled, the axis would also rescale small values by an SI factor such as "(x0.001)".
+    color_bar.axis.setWidth(None)
+    color_bar.axis.enableAutoSIPrefix(False)
+    canvas.add_plot(dendrogram, 0, 0)
+    canvas.add_plot(heatmap, 0, 1)
+    canvas.add_plot(color_bar, 0, 2)
+    canvas.ci.layout.setColumnStretchFactor(0, stretch[0])
+    canvas.ci.layout.setColumnStretchFactor(1, stretch[1])
+    dendrogram.setYLink(heatmap)
+    return color_bar
