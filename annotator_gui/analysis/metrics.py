@@ -8,7 +8,7 @@ from .statistics import SequenceStatistics
 
 
 def prediction_distances(statistics: SequenceStatistics) -> np.ndarray:
-    """The original distance: sqrt of the squared probability differences summed over all frames."""
+    """Return the original distance: sqrt of the squared probability differences summed over all frames."""
     return np.sqrt(statistics.squared_distances.sum(axis=(0, 1)))
 
 
@@ -56,7 +56,7 @@ def prevalence(statistics: SequenceStatistics) -> np.ndarray:
 
 
 def sequence_shares(statistics: SequenceStatistics) -> np.ndarray:
-    """Each sequence's share of each pair's squared distance, (sequences, annotators, annotators).
+    """Return each sequence's share of each pair's squared distance, (sequences, annotators, annotators).
 
     The diagonal, where the distance is zero, is set to 0.
     """
@@ -68,7 +68,7 @@ def sequence_shares(statistics: SequenceStatistics) -> np.ndarray:
 
 
 def top_sequences(statistics: SequenceStatistics, first: int, second: int, count: int = 10) -> list[tuple[str, float]]:
-    """The `count` sequences that contribute most to the distance between two annotators."""
+    """Return the `count` sequences that contribute most to the distance between two annotators."""
     i = statistics.annotators.index(first)
     j = statistics.annotators.index(second)
     shares = sequence_shares(statistics)[:, i, j]

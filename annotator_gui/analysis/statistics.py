@@ -72,7 +72,7 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 def sequence_statistics(logits: list[np.ndarray]) -> tuple[int, np.ndarray, np.ndarray]:
     """Compute (frames, squared distances, co-occurrence) for one sequence.
 
-    `logits` holds one frames x behaviours array per annotator, all the same shape.
+    `logits` contains one frames x behaviours array per annotator, all the same shape.
     """
     scratch = _Scratch()
     probabilities, labels = _probabilities_and_labels(logits, scratch)

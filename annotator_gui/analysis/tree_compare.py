@@ -197,7 +197,7 @@ def untangle(left: np.ndarray, right: np.ndarray, left_order: list[int], right_o
     """Rotate branches of both trees to minimise entanglement.
 
     Searches every rotation of both trees while there are at most
-    `EXHAUSTIVE_ROTATIONS` combinations; beyond that, flips one merge at a
+    `EXHAUSTIVE_ROTATIONS` combinations. Beyond that, it flips one merge at a
     time, alternating trees, while that lowers the entanglement (a local
     optimum, not guaranteed to be the global one).
     """

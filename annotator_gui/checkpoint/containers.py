@@ -1,7 +1,7 @@
 """The two file layouts of `torch.save`: legacy (a run of pickles) and zip.
 
 Both return the unpickled object tree with every tensor as a `TensorRef` whose
-storage knows its byte offset in the file. No storage bytes are read here.
+storage records its byte offset in the file. No storage bytes are read here.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Typed views of a MABe training-result checkpoint.
 
-A checkpoint holds one `mabe.training.TrainingResult` per cross-validation
+A checkpoint contains one `mabe.training.TrainingResult` per cross-validation
 split. `Split` exposes what the analysis needs from one of them: the learned
 annotator embedding of each task head and the per-sequence test logits of
 every annotator. Both are read from the file only when asked for.
@@ -178,7 +178,7 @@ def build_splits(root: object, path: str) -> list[Split]:
     """Turn the unpickled object tree into validated `Split`s."""
     results = root if isinstance(root, list) else [root]
     if not results:
-        raise CheckpointError("the file holds an empty list of training results")
+        raise CheckpointError("the file contains an empty list of training results")
     splits = []
     for index, result in enumerate(results):
         where = f"split {index}"

@@ -44,7 +44,7 @@ _LIBDEFLATE_MAX_SIZE = 0xFFFFFFFF
 
 
 class BlobError(ValueError):
-    """A blob is not a valid one-array npz archive; the message says why."""
+    """A blob is not a valid one-array npz archive; the message gives the reason."""
 
 
 def _locate_member(blob: bytes) -> tuple[int, int, int, int, int]:

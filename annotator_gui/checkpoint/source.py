@@ -58,7 +58,7 @@ class ByteRef:
     """Bytes at `offset` in a file, read when `read()` is called.
 
     `utf8_as_latin1` marks a bytes object that protocol 2 pickles stored as a
-    latin-1 string (`_codecs.encode(text, "latin1")`): the file holds its UTF-8
+    latin-1 string (`_codecs.encode(text, "latin1")`): the file contains its UTF-8
     encoding, which `read()` turns back into the original bytes.
     """
 

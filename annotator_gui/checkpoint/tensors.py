@@ -82,7 +82,7 @@ class TensorRef:
         if not isinstance(storage, StorageRef):
             raise CheckpointError(f"tensor built on a {type(storage).__name__} instead of a storage")
         # Size, stride and offset are checked on first use (`validate`), not
-        # here: a checkpoint holds thousands of parameter tensors that the app
+        # here: a checkpoint contains thousands of parameter tensors that the app
         # never reads, and checking each made opening 20-epoch files markedly
         # slower than 2-epoch ones.
         self.storage = storage

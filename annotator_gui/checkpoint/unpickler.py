@@ -136,9 +136,10 @@ class _Interpreter:
         A torch state dict spends about 37 opcodes on each tensor, nearly all
         of them memo, small-integer, MARK, tuple, short-string and REDUCE
         opcodes. Those are handled here straight from the read buffer, without
-        a function call each; on the benchmark's 20-epoch checkpoint this cut
-        the scan by about a third (benchmarks/README.md). Every other opcode, and any opcode whose argument may run
-        past the buffer, goes to its handler in `DISPATCH`.
+        a function call each. On the benchmark's 20-epoch checkpoint this cut
+        the scan by about a third (benchmarks/README.md). Every other opcode,
+        and any opcode whose argument may run past the buffer, goes to its
+        handler in `DISPATCH`.
         """
         source = self.source
         memo = self.memo
