@@ -6,12 +6,11 @@ into place, so an interrupted run never leaves a half-written file behind.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import tempfile
 from pathlib import Path
-
-import pandas as pd
 
 
 def _current_umask() -> int:
@@ -47,19 +46,24 @@ def write_json(path: Path, record: dict) -> None:
 def write_tables(out_dir: Path, record: dict) -> list[Path]:
     """Write embedding.csv and prediction_distances.csv; return their paths."""
     annotators = [f"annotator {annotator}" for annotator in record["annotators"]]
-    embedding = pd.DataFrame(
-        record["embedding"],
-        index=pd.Index([f"annotator {row}" for row in range(len(record["embedding"]))], name="annotator"),
-        columns=[f"dimension {column}" for column in range(len(record["embedding"][0]))],
-    )
-    distances = pd.DataFrame(
-        record["prediction_distances"],
-        index=pd.Index(annotators, name="annotator"),
-        columns=annotators,
-    )
+    embedding_rows = [f"annotator {row}" for row in range(len(record["embedding"]))]
+    dimensions = [f"dimension {column}" for column in range(len(record["embedding"][0]))]
+    tables = {
+        "embedding.csv": (embedding_rows, dimensions, record["embedding"]),
+        "prediction_distances.csv": (annotators, annotators, record["prediction_distances"]),
+    }
     written = []
-    for name, table in (("embedding.csv", embedding), ("prediction_distances.csv", distances)):
+    for name, table in tables.items():
         path = out_dir / name
-        write_atomically(path, lambda temporary, table=table: table.to_csv(temporary, float_format="%.17g"))
+        write_atomically(path, lambda temporary, table=table: _write_csv(temporary, *table))
         written.append(path)
     return written
+
+
+def _write_csv(path: Path, row_names: list[str], column_names: list[str], values) -> None:
+    """Write a labelled table; floats use Python's shortest repr, which reads back to the same value."""
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["annotator", *column_names])
+        for name, row in zip(row_names, values):
+            writer.writerow([name, *(repr(float(value)) for value in row)])

@@ -48,10 +48,15 @@ def test_analyze_writes_reference_values(tmp_path, path, split, name, layout):
     np.testing.assert_allclose(record["embedding_linkage"], reference["embedding_ward_linkage"], rtol=1e-6)
     assert record["prediction_leaf_order"] == reference["prediction_leaf_order"]
     assert record["embedding_leaf_order"] == reference["embedding_leaf_order"]
+    distances_lines = (out / "prediction_distances.csv").read_text().splitlines()
+    assert distances_lines[0] == "annotator," + ",".join(f"annotator {a}" for a in range(6))
+    assert [line.split(",")[0] for line in distances_lines[1:]] == [f"annotator {a}" for a in range(6)]
     distances_csv = np.loadtxt(out / "prediction_distances.csv", delimiter=",", skiprows=1, usecols=range(1, 7))
-    np.testing.assert_allclose(distances_csv, record["prediction_distances"], rtol=1e-15)
-    embedding_csv = np.loadtxt(out / "embedding.csv", delimiter=",", skiprows=1, usecols=range(1, 7))
-    np.testing.assert_allclose(embedding_csv, record["embedding"], rtol=1e-15)
+    np.testing.assert_array_equal(distances_csv, record["prediction_distances"])
+    embedding_lines = (out / "embedding.csv").read_text().splitlines()
+    assert embedding_lines[0].startswith("annotator,dimension 0,dimension 1,")
+    embedding_csv = np.loadtxt(out / "embedding.csv", delimiter=",", skiprows=1, usecols=range(1, len(record["embedding"][0]) + 1))
+    np.testing.assert_array_equal(embedding_csv, record["embedding"])
 
 
 def test_analyze_writes_figures(tmp_path):

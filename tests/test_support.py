@@ -7,6 +7,8 @@ import itertools
 import numpy as np
 import pytest
 from scipy.cluster import hierarchy
+from scipy.spatial.distance import squareform
+from scipy.stats import spearmanr
 
 from annotator_gui.analysis import support
 from annotator_gui.analysis import tree_compare as trees
@@ -113,6 +115,57 @@ def test_p_values_lie_in_range_and_repeat():
     assert result.p_values == again.p_values
     for key, value in result.p_values.items():
         assert 1 / 1000 <= value <= 1.0, key
+
+
+def test_permutation_null_matches_slow_loop():
+    # Relabel the prediction tree's leaves one permutation at a time, the
+    # obvious way, and recompute every statistic from scratch.
+    rng = np.random.default_rng(9)
+    first_distances = euclidean_distances(rng.normal(size=(6, 3)))
+    second_distances = euclidean_distances(rng.normal(size=(6, 3)))
+    first, second = linkage_of_distances(first_distances), linkage_of_distances(second_distances)
+    first_order, second_order = leaf_order(first), leaf_order(second)
+    coph_first, coph_second = trees.cophenetic_matrix(first), trees.cophenetic_matrix(second)
+    gamma_first, gamma_second = trees.bakers_gamma_matrix(first), trees.bakers_gamma_matrix(second)
+    permutations = np.array([rng.permutation(6) for _ in range(40)])
+
+    def relabel(square, permutation):
+        result = np.empty_like(square)
+        result[np.ix_(permutation, permutation)] = square
+        return squareform(result, checks=False)
+
+    def condensed(square):
+        return squareform(square, checks=False)
+
+    slow = {key: [] for key in ("embedding", "prediction", "between", "gamma", "entanglement")}
+    for permutation in permutations:
+        slow["embedding"].append(trees.pearson(condensed(coph_first), relabel(first_distances, permutation)))
+        slow["prediction"].append(trees.pearson(condensed(coph_second), relabel(second_distances, permutation)))
+        slow["between"].append(trees.pearson(condensed(coph_first), relabel(coph_second, permutation)))
+        slow["gamma"].append(spearmanr(condensed(gamma_first), relabel(gamma_second, permutation)).statistic)
+        relabelled_order = [int(permutation[leaf]) for leaf in second_order]
+        slow["entanglement"].append(trees.entanglement(first_order, relabelled_order))
+
+    relabelled = support._Relabelling(permutations)
+    fast = {
+        "embedding": support._pearson_rows(condensed(coph_first), relabelled.condensed(first_distances)),
+        "prediction": support._pearson_rows(condensed(coph_second), relabelled.condensed(second_distances)),
+        "between": support._pearson_rows(condensed(coph_first), relabelled.condensed(coph_second)),
+        "gamma": support._pearson_rows(
+            trees.average_ranks(condensed(gamma_first)),
+            relabelled.condensed(squareform(trees.average_ranks(condensed(gamma_second)))),
+        ),
+        "entanglement": relabelled.entanglement(first_order, second_order),
+    }
+    for key, values in slow.items():
+        np.testing.assert_allclose(fast[key], values, rtol=0, atol=1e-13, err_msg=key)
+
+
+def test_pearson_rows_constant_row_is_nan():
+    rows = np.array([[1.0, 2.0, 3.0], [2.0, 2.0, 2.0]])
+    result = support._pearson_rows(np.array([1.0, 2.0, 4.0]), rows)
+    assert result[0] == pytest.approx(trees.pearson(np.array([1.0, 2.0, 4.0]), rows[0]))
+    assert np.isnan(result[1])
 
 
 def test_untangled_p_value_matches_slow_enumeration():

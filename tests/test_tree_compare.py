@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.cluster import hierarchy
 from scipy.spatial.distance import pdist, squareform
-from scipy.stats import spearmanr
+from scipy.stats import rankdata, spearmanr
 
 from annotator_gui.analysis import tree_compare as trees
 from annotator_gui.analysis.clustering import leaf_order
@@ -83,6 +83,21 @@ def test_bakers_gamma_hand_worked():
 def test_bakers_gamma_matches_slow(seed):
     first, second = random_tree(seed), random_tree(seed + 100, method="complete")
     assert trees.bakers_gamma(first, second) == pytest.approx(slow_bakers_gamma(first, second), abs=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_average_ranks_match_scipy(seed):
+    # Few distinct values, so most ranks are shared by ties.
+    values = np.random.default_rng(seed).integers(0, 5, size=40).astype(float)
+    np.testing.assert_array_equal(trees.average_ranks(values), rankdata(values))
+    np.testing.assert_array_equal(trees.average_ranks(values[:1]), [1.0])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_spearman_matches_scipy(seed):
+    rng = np.random.default_rng(seed)
+    first, second = rng.integers(0, 4, size=30), rng.normal(size=30)
+    assert trees.spearman(first, second) == pytest.approx(spearmanr(first, second).statistic, abs=1e-14)
 
 
 def test_fowlkes_mallows_hand_worked():

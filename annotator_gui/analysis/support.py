@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.spatial.distance import squareform
-from scipy.stats import rankdata
 
 from . import tree_compare as trees
 from .clustering import cluster_sets, linkage_of_distances
@@ -143,6 +142,38 @@ def _min_entanglement_table(left: np.ndarray, right: np.ndarray) -> Callable[[np
     return minimum
 
 
+class _Relabelling:
+    """Views of a tree's data under many relabellings of its leaves at once.
+
+    Row p of `permutations` relabels leaf i as permutations[p, i].
+    """
+
+    def __init__(self, permutations: np.ndarray):
+        self.permutations = permutations
+        self.inverse = np.argsort(permutations, axis=1)
+        self.first, self.second = np.triu_indices(permutations.shape[1], 1)
+
+    def condensed(self, square: np.ndarray) -> np.ndarray:
+        """Condensed form of the relabelled `square`, one row per permutation."""
+        # Entry (i, j) of a relabelled matrix is entry (inverse[i], inverse[j]) of the original.
+        return square[self.inverse[:, self.first], self.inverse[:, self.second]]
+
+    def entanglement(self, left_order: list[int], right_order: list[int]) -> np.ndarray:
+        """Entanglement of `left_order` with every relabelling of `right_order`."""
+        left_positions = np.argsort(np.asarray(left_order))[None, :]
+        right_positions = np.argsort(self.permutations[:, np.asarray(right_order)], axis=1)
+        return trees.entanglement_of_positions(left_positions, right_positions)[0]
+
+
+def _pearson_rows(first: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Pearson correlation of `first` with every row of `rows` (NaN where a variance is 0)."""
+    first = first - first.mean()
+    rows = rows - rows.mean(axis=1, keepdims=True)
+    denominator = np.sqrt((first @ first) * np.einsum("ij,ij->i", rows, rows))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(denominator > 0, (rows @ first) / denominator, np.nan)
+
+
 def compare_trees(
     embedding_linkage: np.ndarray,
     embedding_distances: np.ndarray,
@@ -171,11 +202,6 @@ def compare_trees(
     def condensed(square: np.ndarray) -> np.ndarray:
         return squareform(square, checks=False)
 
-    def relabel(square: np.ndarray, permutation: np.ndarray) -> np.ndarray:
-        result = np.empty_like(square)
-        result[np.ix_(permutation, permutation)] = square
-        return result
-
     observed = {
         "cophenetic_correlation_embedding": trees.pearson(condensed(coph_embedding), condensed(embedding_distances)),
         "cophenetic_correlation_prediction": trees.pearson(condensed(coph_prediction), condensed(prediction_distances)),
@@ -185,31 +211,33 @@ def compare_trees(
     }
     untangled = trees.untangle(embedding_linkage, prediction_linkage, embedding_order, prediction_order)
     observed["entanglement_untangled"] = untangled.entanglement
-    minimum_entanglement = _min_entanglement_table(embedding_linkage, prediction_linkage)
 
-    null: dict[str, list[float]] = {key: [] for key in observed}
-    gamma_embedding_ranks = rankdata(gamma_embedding)
-    for permutation in shuffles:
-        null["cophenetic_correlation_embedding"].append(
-            trees.pearson(condensed(coph_embedding), condensed(relabel(embedding_distances, permutation)))
-        )
-        null["cophenetic_correlation_prediction"].append(
-            trees.pearson(condensed(coph_prediction), condensed(relabel(prediction_distances, permutation)))
-        )
-        null["cophenetic_correlation_between"].append(
-            trees.pearson(condensed(coph_embedding), condensed(relabel(coph_prediction, permutation)))
-        )
-        null["bakers_gamma"].append(
-            trees.pearson(gamma_embedding_ranks, rankdata(condensed(relabel(gamma_prediction, permutation))))
-        )
-        relabelled_order = [int(permutation[leaf]) for leaf in prediction_order]
-        null["entanglement"].append(trees.entanglement(embedding_order, relabelled_order))
-        if minimum_entanglement is not None:
-            null["entanglement_untangled"].append(minimum_entanglement(permutation))
+    # Relabelling the leaves only permutes the entries of a condensed matrix,
+    # so the ranks of a relabelled gamma matrix are the relabelled ranks.
+    gamma_prediction_ranks = squareform(trees.average_ranks(condensed(gamma_prediction)))
+    relabelled = _Relabelling(shuffles)
+    null = {
+        "cophenetic_correlation_embedding": _pearson_rows(
+            condensed(coph_embedding), relabelled.condensed(embedding_distances)
+        ),
+        "cophenetic_correlation_prediction": _pearson_rows(
+            condensed(coph_prediction), relabelled.condensed(prediction_distances)
+        ),
+        "cophenetic_correlation_between": _pearson_rows(
+            condensed(coph_embedding), relabelled.condensed(coph_prediction)
+        ),
+        "bakers_gamma": _pearson_rows(trees.average_ranks(gamma_embedding), relabelled.condensed(gamma_prediction_ranks)),
+        "entanglement": relabelled.entanglement(embedding_order, prediction_order),
+    }
+    minimum_entanglement = _min_entanglement_table(embedding_linkage, prediction_linkage)
+    if minimum_entanglement is None:
+        null["entanglement_untangled"] = np.array([])
+    else:
+        null["entanglement_untangled"] = np.array([minimum_entanglement(permutation) for permutation in shuffles])
 
     p_values = {}
     for key, value in observed.items():
-        values = np.array(null[key])
+        values = null[key]
         if len(values) == 0:
             p_values[key] = float("nan")
             continue

@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.cluster.hierarchy import cophenet
 from scipy.spatial.distance import squareform
-from scipy.stats import spearmanr
 
 ENTANGLEMENT_POWER = 1.5
 #: Above this many rotation pairs, untangling switches from exhaustive to greedy search.
@@ -92,9 +91,30 @@ def bakers_gamma_matrix(linkage: np.ndarray) -> np.ndarray:
     return (count - 1 - merge_rank(linkage)).astype(np.float64)
 
 
+def average_ranks(values: np.ndarray) -> np.ndarray:
+    """Rank `values` from 1 to n, giving tied values the mean of their ranks.
+
+    These are the ranks of Spearman's correlation, as `scipy.stats.rankdata`
+    computes them; importing scipy.stats would add about a second to start-up.
+    """
+    values = np.asarray(values, dtype=np.float64).ravel()
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    ends = np.r_[starts[1:], values.size]
+    ranks = np.empty(values.size)
+    # A run of ties at sorted positions start..end-1 holds ranks start+1..end.
+    ranks[order] = np.repeat((starts + 1 + ends) / 2.0, ends - starts)
+    return ranks
+
+
+def spearman(first: np.ndarray, second: np.ndarray) -> float:
+    """Spearman's rank correlation: the Pearson correlation of the average ranks."""
+    return pearson(average_ranks(first), average_ranks(second))
+
+
 def bakers_gamma(first: np.ndarray, second: np.ndarray) -> float:
-    correlation = spearmanr(_condensed(bakers_gamma_matrix(first)), _condensed(bakers_gamma_matrix(second)))
-    return float(correlation.statistic)
+    return spearman(_condensed(bakers_gamma_matrix(first)), _condensed(bakers_gamma_matrix(second)))
 
 
 def fowlkes_mallows(first: np.ndarray, second: np.ndarray, clusters: int) -> float:
