@@ -186,7 +186,20 @@ def test_untangled_p_value_matches_slow_enumeration():
             for bits in itertools.product([False, True], repeat=4)
             for order in relabelled_orders
         )
-        assert table(permutation) == pytest.approx(slow, abs=1e-15)
+        assert table(permutation)[0] == pytest.approx(slow, abs=1e-15)
+
+
+def test_untangled_null_blocks_agree(monkeypatch):
+    # A block of one permutation at a time must give what one block of all gives.
+    rng = np.random.default_rng(10)
+    first = linkage_of_distances(euclidean_distances(rng.normal(size=(6, 2))))
+    second = linkage_of_distances(euclidean_distances(rng.normal(size=(6, 2))))
+    permutations = np.array([rng.permutation(6) for _ in range(25)])
+    together = support._min_entanglement_table(first, second)(permutations)
+    monkeypatch.setattr(support, "_MAX_OFFSETS_AT_ONCE", 1)
+    one_by_one = support._min_entanglement_table(first, second)(permutations)
+    np.testing.assert_array_equal(together, one_by_one)
+    assert together.shape == (25,)
 
 
 def test_record_keys():

@@ -121,23 +121,34 @@ def _p_value(observed: float, null: np.ndarray, larger_is_extreme: bool = True) 
     return float((1 + extreme) / (1 + len(null)))
 
 
-def _min_entanglement_table(left: np.ndarray, right: np.ndarray) -> Callable[[np.ndarray], float] | None:
-    """Return f(permutation) = the untangled entanglement after relabelling the right tree.
+# Offsets computed at once by the untangled-entanglement null, which bounds its memory.
+_MAX_OFFSETS_AT_ONCE = 1 << 21
 
-    Every drawable order of both trees is enumerated once, so each permutation
-    costs one vectorised minimum. Returns None when that is too many orders.
+
+def _min_entanglement_table(left: np.ndarray, right: np.ndarray) -> Callable[[np.ndarray], np.ndarray] | None:
+    """Return f(permutations) = the untangled entanglement after each relabelling of the right tree.
+
+    Every drawable order of both trees is enumerated once, and the minimum
+    over all pairs of orders is taken for a block of permutations at a
+    time. Returns None when that is too many orders.
     """
     rows = np.asarray(left).shape[0]
     if 4 ** rows > trees.EXHAUSTIVE_ROTATIONS:
         return None
     left_positions = trees.positions(trees.all_orders(left))
     right_positions = trees.positions(trees.all_orders(right))
+    block = max(1, _MAX_OFFSETS_AT_ONCE // right_positions.size // len(left_positions))
 
-    def minimum(permutation: np.ndarray) -> float:
-        # Relabelling leaf i of the right tree as permutation[i] moves its position.
-        relabelled = np.empty_like(right_positions)
-        relabelled[:, permutation] = right_positions
-        return float(trees.entanglement_of_positions(left_positions, relabelled).min())
+    def minimum(permutations: np.ndarray) -> np.ndarray:
+        # Relabelling leaf i as permutations[p, i] puts leaf j of the
+        # relabelled tree where leaf inverse[p, j] was.
+        inverse = np.argsort(np.atleast_2d(permutations), axis=1)
+        result = np.empty(len(inverse))
+        for start in range(0, len(inverse), block):
+            relabelled = np.moveaxis(right_positions[:, inverse[start:start + block]], 1, 0)
+            table = trees.entanglement_of_positions(left_positions, relabelled)
+            result[start:start + block] = table.min(axis=(1, 2))
+        return result
 
     return minimum
 
@@ -233,7 +244,7 @@ def compare_trees(
     if minimum_entanglement is None:
         null["entanglement_untangled"] = np.array([])
     else:
-        null["entanglement_untangled"] = np.array([minimum_entanglement(permutation) for permutation in shuffles])
+        null["entanglement_untangled"] = minimum_entanglement(shuffles)
 
     p_values = {}
     for key, value in observed.items():

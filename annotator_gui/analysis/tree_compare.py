@@ -200,12 +200,16 @@ def positions(orders: list[list[int]]) -> np.ndarray:
 
 
 def entanglement_of_positions(left_positions: np.ndarray, right_positions: np.ndarray) -> np.ndarray:
-    """Entanglement of every (left, right) pair of position rows; offsets are looked up, not powered."""
+    """Entanglement of every (left, right) pair of position rows; offsets are looked up, not powered.
+
+    `left_positions` is (L, leaves) and `right_positions` (..., R, leaves);
+    the result is (..., L, R).
+    """
     count = left_positions.shape[1]
     powers = np.arange(count, dtype=float) ** ENTANGLEMENT_POWER
     worst = powers[np.abs(np.arange(count) - np.arange(count)[::-1])].sum()
-    offsets = np.abs(left_positions[:, None, :] - right_positions[None, :, :])
-    return powers[offsets].sum(axis=2) / worst
+    offsets = np.abs(left_positions[:, None, :] - right_positions[..., None, :, :])
+    return powers[offsets].sum(axis=-1) / worst
 
 
 def entanglement_table(left_orders: list[list[int]], right_orders: list[list[int]]) -> np.ndarray:
