@@ -10,10 +10,8 @@ Bad input ends with exit status 2 and one line on stderr, never a traceback.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
-import threading
 from pathlib import Path
 
 from . import __version__
@@ -98,27 +96,7 @@ def run_info(arguments: argparse.Namespace) -> int:
     return 0
 
 
-def _import_in_background(*modules: str) -> None:
-    """Start importing `modules` on a daemon thread.
-
-    Importing scipy takes about half a second of start-up. The statistics
-    pass spends most of its time in numpy calls that release the GIL, so
-    the import can run beside it. A failed import is left for the main
-    thread's own import to report.
-    """
-
-    def run() -> None:
-        for module in modules:
-            try:
-                importlib.import_module(module)
-            except ImportError:
-                return
-
-    threading.Thread(target=run, name="background-import", daemon=True).start()
-
-
 def run_analyze(arguments: argparse.Namespace) -> int:
-    _import_in_background("annotator_gui.analysis.clustering", "annotator_gui.analysis.trust")
     from .analysis.pipeline import (
         analysis_record,
         assess_clusterings,
@@ -136,13 +114,11 @@ def run_analyze(arguments: argparse.Namespace) -> int:
         with open_checkpoint(arguments.checkpoint) as checkpoint:
             split = checkpoint.split(arguments.split)
             clustering = {"method": arguments.linkage, "optimal_ordering": arguments.optimal_ordering}
-            # Reading the embedding first reports a bad task before the long pass.
-            split.embedding(arguments.task)
+            embedding = cluster_embedding(split, arguments.task, **clustering)
             if arguments.all_splits:
                 predictions = compare_predictions_all_splits(checkpoint, **clustering)
             else:
                 predictions = compare_predictions(split, **clustering)
-            embedding = cluster_embedding(split, arguments.task, **clustering)
             trust = None if arguments.no_trust else assess_clusterings(checkpoint, embedding, predictions)
             record = analysis_record(checkpoint, embedding, predictions, trust)
     except CheckpointError as error:
