@@ -35,6 +35,7 @@ from .opcodes import (
     unpack_double,
 )
 from .source import ByteRef, FileRange
+from .tensor_record import REBUILD_TENSOR, read_tensor_record
 
 
 class LazyText:
@@ -139,7 +140,8 @@ class _Interpreter:
         a function call each. On the benchmark's 20-epoch checkpoint this cut
         the scan by about a third (benchmarks/README.md). Every other opcode,
         and any opcode whose argument may run past the buffer, goes to its
-        handler in `DISPATCH`.
+        handler in `DISPATCH`. A MARK after the tensor rebuild function first
+        tries `read_tensor_record`, which runs a whole tensor record at once.
         """
         source = self.source
         memo = self.memo
@@ -189,6 +191,11 @@ class _Interpreter:
                     stack[-1] = (stack[-1], second)
                     cursor += 1
                 elif code == 0x28 and len(marks) < MAX_MARK_DEPTH:  # MARK
+                    if stack and stack[-1] is REBUILD_TENSOR:
+                        end = read_tensor_record(buffer, cursor, limit, self)
+                        if end:
+                            cursor = end
+                            continue
                     marks.append(stack)
                     stack = self.stack = []
                     cursor += 1
