@@ -29,6 +29,10 @@ ProgressCallback = Callable[[int, int], None]
 # a zip member name and of error messages.
 _STORAGE_KEY = re.compile(r"[0-9A-Za-z_]{1,64}")
 _MAX_BYTEORDER_SIZE = 16
+_INT64 = struct.Struct("<q")
+#: Largest read that fetches the headers of several small legacy storage
+#: records at once.
+_HEADER_WINDOW = 16 << 10
 
 
 class _StorageTable:
@@ -52,7 +56,7 @@ class _StorageTable:
             raise CheckpointError(f"storage {key!r} is a view of another storage, which is not supported")
         if not isinstance(numel, int) or isinstance(numel, bool) or numel < 0:
             raise CheckpointError(f"storage {key!r} declares an invalid size {describe(numel)}")
-        if numel * storage_type.dtype.itemsize > self.file_size:
+        if numel * storage_type.itemsize > self.file_size:
             raise CheckpointError(
                 f"storage {key!r} declares {numel} elements, more than the file's "
                 f"{self.file_size} bytes can hold"
@@ -120,18 +124,28 @@ def load_legacy(file: SharedFile, progress: ProgressCallback | None = None) -> o
 
 def _locate_legacy_storages(file, offset: int, keys: list[str], table: _StorageTable, progress) -> None:
     # Each record is an int64 element count followed by the raw elements.
+    # Most records are small, so after a small one the next header is read
+    # along with this one, within a window of `_HEADER_WINDOW` bytes. This
+    # reads the same bytes, so the numbers and errors stay the same.
+    window, window_start = b"", offset
     for index, key in enumerate(keys):
         storage = table.storages.get(key)
         if storage is None:
             raise CheckpointError(f"storage record {key!r} is not used by any tensor, so its size is unknown")
-        (numel,) = struct.unpack("<q", file.read_at(offset, 8))
+        nbytes = storage.nbytes
+        if offset + 8 > window_start + len(window):
+            length = 8
+            if nbytes + 16 <= _HEADER_WINDOW:
+                length = max(8, min(_HEADER_WINDOW, file.size - offset))
+            window, window_start = file.read_at(offset, length), offset
+        (numel,) = _INT64.unpack_from(window, offset - window_start)
         if numel != storage.numel:
             raise CheckpointError(
                 f"storage record {key!r} contains {numel} elements but the pickle declares {storage.numel}"
             )
         storage.file = file
         storage.offset = offset + 8
-        offset = storage.offset + storage.nbytes
+        offset += 8 + nbytes
         if offset > file.size:
             raise CheckpointError(f"truncated file: storage record {key!r} ends past the end of the file")
         if progress is not None and index % 256 == 0:

@@ -34,11 +34,12 @@ STORAGE_DTYPES = {
 class StorageType:
     """A torch storage class named in a pickle, such as `torch.FloatStorage`."""
 
-    __slots__ = ("name", "dtype")
+    __slots__ = ("name", "dtype", "itemsize")
 
     def __init__(self, name: str):
         self.name = name
         self.dtype = STORAGE_DTYPES[name]
+        self.itemsize = self.dtype.itemsize
 
 
 class StorageRef:
@@ -56,7 +57,7 @@ class StorageRef:
 
     @property
     def nbytes(self) -> int:
-        return self.numel * self.storage_type.dtype.itemsize
+        return self.numel * self.storage_type.itemsize
 
 
 def _valid_extents(values) -> bool:
