@@ -402,15 +402,20 @@ def _require_dict(target, opcode: str) -> dict:
 
 
 def _require_small_key(vm, key, kind: str) -> None:
-    allowlist.require_small_key(key, f"{kind} at offset {vm.source.position}")
+    # Only a tuple can be too large to hash (see `allowlist.require_small_key`),
+    # so the message, which formats the offset, is built only for tuples.
+    if type(key) is tuple:
+        allowlist.require_small_key(key, f"{kind} at offset {vm.source.position}")
 
 
 def _pairs_to_dict(vm, target: dict, items: list) -> dict:
     if len(items) % 2:
         raise CheckpointError(f"dictionary items come in an odd number at offset {vm.source.position}")
     for index in range(0, len(items), 2):
-        _require_small_key(vm, items[index], "dict key")
-        target[items[index]] = items[index + 1]
+        key = items[index]
+        if type(key) is tuple:
+            _require_small_key(vm, key, "dict key")
+        target[key] = items[index + 1]
     return target
 
 
