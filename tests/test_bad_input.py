@@ -62,6 +62,18 @@ def test_truncated_file(tmp_path, source, fraction):
     assert "truncated" in str(caught.value) or "corrupt" in str(caught.value)
 
 
+def test_truncated_storage_states_sizes(tmp_path):
+    # Cut inside the tensor data that follows the legacy pickle.
+    data = LEGACY.read_bytes()
+    path = tmp_path / "cut.pt"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError) as caught:
+        open_checkpoint(path)
+    message = str(caught.value)
+    assert f"it has {len(data) // 2:,} bytes" in message
+    assert "incomplete copy or download" in message
+
+
 @pytest.mark.parametrize("layout", ["legacy", "zip"])
 def test_missing_annotator_named(rewrite, layout):
     def drop_annotator(results):

@@ -147,7 +147,10 @@ def _locate_legacy_storages(file, offset: int, keys: list[str], table: _StorageT
         storage.offset = offset + 8
         offset += 8 + nbytes
         if offset > file.size:
-            raise CheckpointError(f"truncated file: storage record {key!r} ends past the end of the file")
+            raise CheckpointError(
+                f"truncated file: it has {file.size:,} bytes but its tensor data needs at least {offset:,} "
+                f"(storage record {key!r}); it may be an incomplete copy or download"
+            )
         if progress is not None and index % 256 == 0:
             progress(offset, file.size)
     missing = [key for key in table.storages if table.storages[key].offset is None]
@@ -184,7 +187,7 @@ def load_zip(file: SharedFile, progress: ProgressCallback | None = None) -> obje
                     )
                 storage.file, storage.offset, _ = _member_range(file, archive, info)
     except zipfile.BadZipFile as error:
-        raise CheckpointError(f"corrupt zip archive: {error}") from None
+        raise CheckpointError(f"corrupt zip archive: {error}; the file may be truncated or damaged") from None
     except (EOFError, OSError, struct.error) as error:
         raise CheckpointError(f"truncated or unreadable zip archive: {error}") from None
     except (ValueError, NotImplementedError, RuntimeError, zlib.error) as error:
@@ -235,5 +238,8 @@ def _member_range(file: SharedFile, archive: zipfile.ZipFile, info: zipfile.ZipI
     start = info.header_offset + _ZIP_LOCAL_HEADER.size + name_length + extra_length
     end = start + info.file_size
     if end > file.size:
-        raise CheckpointError(f"truncated file: record {info.filename} ends past the end of the file")
+        raise CheckpointError(
+            f"truncated file: it has {file.size:,} bytes but record {info.filename} needs {end:,}; "
+            "it may be an incomplete copy or download"
+        )
     return file, start, end
