@@ -71,11 +71,17 @@ def test_other_header_forms_take_general_path(header):
     [
         ("{'descr': '<f4', 'fortran_order': False, 'shape': (007, 4), }\n", "not a valid dictionary"),
         ("{'descr': '<f4', 'fortran_order': False, 'shape': (-3, 4), }\n", "invalid shape"),
+        ("{'descr': '<f4', 'fortran_order': False, 'shape': (5), }\n", "invalid shape"),
+        ("{'descr': '<f4', 'fortran_order': False, 'shape': (0), }\n", "invalid shape"),
+        ("{'descr': '<f4', 'fortran_order': False, 'shape': (" + "9" * 4301 + ", 4), }\n", "not a valid dictionary"),
         ("{'descr': '|O', 'fortran_order': False, 'shape': (3,), }\n", "unsupported element type"),
         ("{'descr': '<f4', 'fortran_order': False, 'shape': (3,), \n", "not a valid dictionary"),
         ("{'descr': '<f4', 'fortran_order': False, 'shape': (3,), 'x': 1, }\n", "lacks descr"),
     ],
-    ids=["leading-zero", "negative-size", "object-dtype", "missing-brace", "extra-key"],
+    ids=[
+        "leading-zero", "negative-size", "bare-size", "bare-zero", "huge-size", "object-dtype",
+        "missing-brace", "extra-key",
+    ],
 )
 def test_bad_headers_rejected(header, reason):
     data = npy_with_header(header)

@@ -44,10 +44,14 @@ _MAX_NPY_HEADER = 65536
 # example "{'descr': '<f4', 'fortran_order': False, 'shape': (4897, 4), }"
 # padded with spaces and a newline. Matching this form took 4 ms for 460
 # headers where `ast.literal_eval` took about 45 ms (2-core AMD EPYC VM).
-# Any other form goes to `ast.literal_eval`, which gives the same result.
+# Any other form goes to `ast.literal_eval`, which gives the same result or
+# error. A lone size must end with a comma, because "(5)" is no tuple, and a
+# size has at most 19 digits (an int64), so that `int` never meets Python's
+# limit on the digits of an integer.
+_NPY_SIZE = r"(?:0|[1-9][0-9]{0,18})"
 _NUMPY_WRITTEN_HEADER = re.compile(
     r"\{'descr': '([^'\\]*)', 'fortran_order': (False|True), "
-    r"'shape': \(((?:(?:0|[1-9][0-9]*), )*(?:(?:0|[1-9][0-9]*),?)?)\), \} *\n?"
+    rf"'shape': \(((?:{_NPY_SIZE}, )*(?:{_NPY_SIZE},|(?<=, ){_NPY_SIZE})?)\), \}} *\n?"
 )
 # libdeflate's Python binding takes the output size as a C unsigned int.
 _LIBDEFLATE_MAX_SIZE = 0xFFFFFFFF
