@@ -254,6 +254,16 @@ def measure_pass_memory(path: pathlib.Path, split_index: int, repeats: int) -> l
 # -- responsiveness ---------------------------------------------------------------
 
 
+def _max_within(moments: list[float], window: float) -> int:
+    """Return the largest number of `moments` (sorted times) that lie within any `window` seconds."""
+    largest, first = 0, 0
+    for last, moment in enumerate(moments):
+        while moment - moments[first] > window:
+            first += 1
+        largest = max(largest, last - first + 1)
+    return largest
+
+
 def measure_responsiveness(path: pathlib.Path, split_index: int, cancel_after: float) -> dict:
     """Run the pass through the app's BackgroundWorker under a 10 ms GUI-thread timer."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -310,6 +320,7 @@ def measure_responsiveness(path: pathlib.Path, split_index: int, cancel_after: f
             "max_stall": float(gaps.max()) - 0.010,
             "progress_updates": len(progress),
             "progress_rate": len(progress) / (end - start),
+            "progress_max_per_second": _max_within(progress, 1.0),
             "min_progress_interval": float(np.diff(progress).min()) if len(progress) > 1 else None,
             "events": {name: moment - start for name, moment in events.items()},
         }
@@ -421,6 +432,7 @@ def main(argv: list[str] | None = None) -> int:
             f"\nGUI probe (app BackgroundWorker, 10 ms QTimer): pass {full['seconds']:.2f} s, "
             f"longest event-loop stall {full['max_stall'] * 1000:.1f} ms, "
             f"{full['progress_updates']} progress updates ({full['progress_rate']:.1f}/s, "
+            f"at most {full['progress_max_per_second']} within any second, "
             f"shortest interval {1000 * (full['min_progress_interval'] or 0):.0f} ms); "
             f"cancel after {arguments.cancel_after:.1f} s: worker done "
             + (f"{latency * 1000:.0f} ms after the request" if latency is not None else f"without cancelling ({cancelled['events']})")

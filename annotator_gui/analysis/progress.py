@@ -36,6 +36,11 @@ class Progress:
         return self.elapsed * (self.total - self.done) / self.done
 
 
+#: Seconds between progress reports. With the last step always reported on
+#: top, a computation sends at most 10 reports within any one second.
+MIN_REPORT_INTERVAL = 0.125
+
+
 class TaskState:
     """Carries progress out of a computation and a cancel request into it.
 
@@ -46,7 +51,7 @@ class TaskState:
     def __init__(
         self,
         callback: Callable[[Progress], None] | None = None,
-        min_interval: float = 0.1,
+        min_interval: float = MIN_REPORT_INTERVAL,
         cancel_event: threading.Event | None = None,
     ):
         self._callback = callback

@@ -25,7 +25,7 @@ def compare_job(split: Split, compare: Compare = compare_predictions):
     """
 
     def run(cancel_event: threading.Event, report: Callable[[object], None]) -> PredictionComparison:
-        state = TaskState(report, min_interval=0.1, cancel_event=cancel_event)
+        state = TaskState(report, cancel_event=cancel_event)
         return compare(split, state)
 
     return run

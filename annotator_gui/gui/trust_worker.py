@@ -94,7 +94,7 @@ def trust_job(inputs: TrustInputs, assess: Assess = assess_trust):
     """Build the job for `BackgroundWorker.start`; a cancel request stops the bootstrap between replicates."""
 
     def run(cancel_event: threading.Event, report: Callable[[object], None]) -> TrustResult:
-        state = TaskState(report, min_interval=0.1, cancel_event=cancel_event)
+        state = TaskState(report, cancel_event=cancel_event)
         if inputs.squared_per_sequence is None:
             assessment = assess_without_bootstrap(inputs)
             state.check()
