@@ -27,7 +27,7 @@ from annotator_gui.analysis.statistics import (
     sequence_statistics,
 )
 from annotator_gui.checkpoint import BEHAVIORS, CheckpointError, Split, npz, open_checkpoint
-from annotator_gui.checkpoint.npz import BlobError, latin1_from_utf8
+from annotator_gui.checkpoint.npz import BlobError, latin1_from_utf8, latin1_from_utf8_parts
 
 from .conftest import LEGACY, ZIP, torch_load
 
@@ -258,6 +258,40 @@ def test_latin1_from_utf8_rejects_what_python_rejects():
             except BlobError:
                 actual = None
             assert actual == expected, stored
+
+
+def test_latin1_parts_match_each_part():
+    # A part that is invalid alone must be rejected even where the joined
+    # bytes are valid, such as a lead byte at the end of one part.
+    alphabet = [0x41, 0x80, 0xC2, 0xC3, 0xC4]
+    for length in range(2, 6):
+        for combination in itertools.product(alphabet, repeat=length):
+            stored = bytes(combination)
+            for cuts in itertools.chain.from_iterable(
+                itertools.combinations(range(1, length), count) for count in (1, 2)
+            ):
+                bounds = [0, *cuts, length]
+                parts = [stored[start:end] for start, end in zip(bounds, bounds[1:])]
+                try:
+                    expected = [part.decode("utf-8").encode("latin-1") for part in parts]
+                except UnicodeError:
+                    expected = None
+                encoded = np.frombuffer(bytearray(stored), dtype=np.uint8)
+                lengths = [len(part) for part in parts]
+                try:
+                    decoded = latin1_from_utf8_parts(encoded, lengths, np.empty(length, dtype=np.uint8))
+                    actual = [part.tobytes() for part in decoded]
+                except BlobError:
+                    actual = None
+                assert actual == expected, (stored, cuts)
+
+
+def test_latin1_parts_reject_wrong_lengths():
+    encoded = np.frombuffer(bytearray(b"abcd"), dtype=np.uint8)
+    with pytest.raises(ValueError, match="do not split"):
+        latin1_from_utf8_parts(encoded, [1, 2], np.empty(4, dtype=np.uint8))
+    with pytest.raises(ValueError, match="do not split"):
+        latin1_from_utf8_parts(encoded, [4, 0], np.empty(4, dtype=np.uint8))
 
 
 # -- cancellation and progress -----------------------------------------------------------

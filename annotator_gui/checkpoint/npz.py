@@ -248,6 +248,24 @@ def latin1_from_utf8(encoded: np.ndarray, out: np.ndarray | None = None) -> np.n
     """
     if encoded.size == 0:
         return encoded.copy() if out is None else out[:0]
+    if out is None:
+        out = np.empty(encoded.size, dtype=np.uint8)
+    return latin1_from_utf8_parts(encoded, np.array([encoded.size]), out)[0]
+
+
+def latin1_from_utf8_parts(encoded: np.ndarray, lengths: np.ndarray, out: np.ndarray) -> list[np.ndarray]:
+    """Decode several texts stored one after another, like `latin1_from_utf8` on each.
+
+    `lengths` (positive) are the parts' sizes in `encoded`, in order. Each
+    part must be valid on its own, so no character may span two parts.
+    Decoding them together takes a fixed number of numpy calls instead of
+    that number per part. Returns one view of `out` per part.
+    """
+    lengths = np.asarray(lengths, dtype=np.intp)
+    if lengths.sum() != encoded.size or (lengths <= 0).any():
+        raise ValueError(f"part lengths {lengths.tolist()} do not split {encoded.size} bytes")
+    starts = np.zeros(lengths.size, dtype=np.intp)
+    np.cumsum(lengths[:-1], out=starts[1:])
     # Characters U+0080..U+00FF are the pairs C2 80..BF and C3 80..BF; every
     # other byte is ASCII. Continuation bytes (80..BF) are exactly those below
     # -64 as int8.
@@ -255,9 +273,15 @@ def latin1_from_utf8(encoded: np.ndarray, out: np.ndarray | None = None) -> np.n
     continuation = encoded.view(np.int8) < -64
     # Valid when every continuation byte directly follows a lead byte and
     # every lead byte is followed by one: a kept byte before a continuation
-    # byte, or a lead byte before anything else, is an error.
-    misplaced = continuation[0] or not kept[-1] or np.count_nonzero(np.equal(kept[:-1], continuation[1:]))
-    leads = encoded.size - np.count_nonzero(kept)
+    # byte, or a lead byte before anything else, is an error. No part may
+    # start with a continuation byte or end with a lead byte.
+    misplaced = (
+        continuation[starts].any()
+        or not kept[starts + lengths - 1].all()
+        or np.count_nonzero(np.equal(kept[:-1], continuation[1:]))
+    )
+    leads_per_part = lengths - np.add.reduceat(kept, starts, dtype=np.intp)
+    leads = int(leads_per_part.sum())
     if misplaced or encoded.max() > 0xC3 or np.count_nonzero(encoded >= 0xC2) != leads:
         raise BlobError("stored npz bytes are not valid UTF-8 of latin-1 text")
     # C3 xx decodes to xx + 0x40, C2 xx to xx: set bit 6 of every byte that
@@ -265,6 +289,7 @@ def latin1_from_utf8(encoded: np.ndarray, out: np.ndarray | None = None) -> np.n
     after_c3 = (encoded[:-1] == 0xC3).view(np.uint8)
     np.multiply(after_c3, 0x40, out=after_c3)
     encoded[1:] |= after_c3
-    if out is None:
-        return np.compress(kept, encoded)
-    return np.compress(kept, encoded, out=out[:encoded.size - leads])
+    decoded = np.compress(kept, encoded, out=out[:encoded.size - leads])
+    decoded_lengths = (lengths - leads_per_part).tolist()
+    decoded_starts = np.cumsum([0, *decoded_lengths[:-1]]).tolist()
+    return [decoded[start:start + length] for start, length in zip(decoded_starts, decoded_lengths)]
