@@ -19,11 +19,11 @@ from scipy.spatial.distance import pdist, squareform
 from annotator_gui.analysis import metrics
 from annotator_gui.analysis.pipeline import ALL_SPLITS, compare_predictions, compare_predictions_all_splits
 from annotator_gui.analysis.progress import Cancelled, TaskState
+from annotator_gui.analysis.logits_reader import read_logits
 from annotator_gui.analysis.statistics import (
     collect_ensemble_statistics,
     collect_statistics,
     first_max_index,
-    read_logits,
     sequence_statistics,
 )
 from annotator_gui.checkpoint import BEHAVIORS, CheckpointError, Split, npz, open_checkpoint

@@ -20,16 +20,14 @@ frame, which is the ensemble that the winning MABe solution submitted. It
 derives the same statistics from that average, and its labels are the
 argmax of the averaged probabilities.
 
-Speed: sequences are processed on a thread pool. Blobs are read into reused
-buffers, their stored UTF-8 form is decoded with vectorised numpy passes
-(`latin1_from_utf8`) and they are inflated by libdeflate where installed,
-all of which release the GIL. Probabilities are float64 throughout, so the
-distances match a float64 reference to about 1e-13 relative.
+Speed: sequences are processed on a thread pool, and `logits_reader`
+decodes their blobs in calls that release the GIL. Probabilities are
+float64 throughout, so the distances match a float64 reference to about
+1e-13 relative.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -39,9 +37,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..checkpoint import BEHAVIORS, CheckpointError, Split
-from ..checkpoint.npz import latin1_from_utf8, latin1_from_utf8_parts, read_npz_array
-from ..checkpoint.source import ByteRef
+from .logits_reader import read_sequence
 from .progress import TaskState
+from .scratch import Scratch
 
 _LOG2_E = 1.0 / np.log(2.0)
 
@@ -74,7 +72,7 @@ def sequence_statistics(logits: list[np.ndarray]) -> tuple[int, np.ndarray, np.n
 
     `logits` contains one frames x behaviours array per annotator, all the same shape.
     """
-    scratch = _Scratch()
+    scratch = Scratch()
     probabilities, labels = _probabilities_and_labels(logits, scratch)
     squared, cooccurrence = _pair_statistics(probabilities, labels, scratch)
     return logits[0].shape[0], squared, cooccurrence
@@ -88,7 +86,7 @@ def sequence_statistics(logits: list[np.ndarray]) -> tuple[int, np.ndarray, np.n
 
 
 def _probabilities_and_labels(
-    logits: Sequence[np.ndarray], scratch: "_Scratch", name: str = "values"
+    logits: Sequence[np.ndarray], scratch: Scratch, name: str = "values"
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return softmax probabilities (annotators, behaviours, frames) and argmax labels (annotators, frames).
 
@@ -167,7 +165,7 @@ def _first_index_of(values: np.ndarray, best: np.ndarray, last_is_zero: bool) ->
 
 
 def _pair_statistics(
-    probabilities: np.ndarray, labels: np.ndarray, scratch: "_Scratch"
+    probabilities: np.ndarray, labels: np.ndarray, scratch: Scratch
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return squared distances (behaviours, A, A) and co-occurrence (A, A, behaviours, behaviours)."""
     count, behaviors, frames = probabilities.shape
@@ -236,150 +234,6 @@ def _cooccurrence_by_pairs(labels: np.ndarray, behaviors: int) -> np.ndarray:
     return cooccurrence
 
 
-# -- reading logits ---------------------------------------------------------------
-
-
-class _Scratch:
-    """Reusable arrays of one worker thread, grown on demand.
-
-    Reusing them spares a fresh allocation, and the page faults that come
-    with it, for every blob.
-    """
-
-    def __init__(self):
-        self._buffers: dict[str, np.ndarray] = {}
-
-    def array(self, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
-        size = math.prod(shape) * np.dtype(dtype).itemsize
-        buffer = self._buffers.get(name)
-        if buffer is None or buffer.size < size:
-            buffer = self._buffers[name] = np.empty(max(size, 1 << 16), dtype=np.uint8)
-        return buffer[:size].view(dtype).reshape(shape)
-
-
-def _file_descriptor(blob: ByteRef) -> int | None:
-    # NOTE: `SharedFile` offers no positional read into a caller's buffer, so
-    # the pass uses its descriptor with os.preadv, which leaves the file
-    # position that `read_at` relies on untouched. Any other source is read
-    # through `read_at`.
-    handle = getattr(blob.file, "_file", None)
-    if handle is None or not hasattr(os, "preadv"):
-        return None
-    try:
-        return handle.fileno()
-    except (OSError, ValueError):
-        return None
-
-
-def _stored_bytes(blob: ByteRef, scratch: _Scratch) -> np.ndarray:
-    """Read the bytes of a blob as stored in the file into a scratch array."""
-    stored = scratch.array("stored", (blob.length,), np.uint8)
-    _read_stored(blob, stored)
-    return stored
-
-
-def _read_stored(blob: ByteRef, target: np.ndarray) -> None:
-    """Fill `target` (blob.length bytes) with the blob as stored in the file."""
-    descriptor = _file_descriptor(blob)
-    if descriptor is not None and blob.offset + blob.length <= blob.file.size:
-        if os.preadv(descriptor, [target], blob.offset) == blob.length:
-            return
-    # read_at raises the CheckpointError for a short or failed read.
-    target[:] = np.frombuffer(blob.file.read_at(blob.offset, blob.length), dtype=np.uint8)
-
-
-def _decode_blob(blob: object, scratch: _Scratch) -> np.ndarray:
-    if not isinstance(blob, ByteRef):
-        return read_npz_array(blob)
-    stored = _stored_bytes(blob, scratch)
-    if blob.utf8_as_latin1:
-        stored = latin1_from_utf8(stored, scratch.array("blob", (blob.length,), np.uint8))
-    array = read_npz_array(stored)
-    # An uncompressed member is returned as a view of the scratch buffer,
-    # which the next blob overwrites.
-    return array.copy() if np.may_share_memory(array, stored) else array
-
-
-def _checked_logits(array: np.ndarray) -> bool:
-    return array.ndim == 2 and array.shape[1] == len(BEHAVIORS) and array.dtype.kind == "f" and bool(np.isfinite(array).all())
-
-
-def _decode_sequence(split: Split, sequence_id: str, annotators: list[int], scratch: _Scratch) -> list[np.ndarray] | None:
-    """Decode every annotator's logits of one sequence at once, or return None.
-
-    The usual blobs, protocol-2 text in the checkpoint file, are read into
-    one buffer and turned back into bytes together. That takes a fixed
-    number of numpy calls per sequence instead of that number per blob, so
-    the worker threads hand the GIL to each other less often (about 10 %
-    faster on the benchmark's 460-sequence file). Returns
-    None for any other blob, and for any blob that fails to decode or a
-    check, so that `read_logits` decodes the blobs one by one and reports
-    the problem in its usual words.
-    """
-    try:
-        blobs = [split.test_logits[sequence_id][annotator] for annotator in annotators]
-    except (KeyError, TypeError):
-        return None
-    if not all(isinstance(blob, ByteRef) and blob.utf8_as_latin1 and blob.length > 0 for blob in blobs):
-        return None
-    lengths = [blob.length for blob in blobs]
-    stored = scratch.array("stored", (sum(lengths),), np.uint8)
-    decoded = scratch.array("blob", (stored.size,), np.uint8)
-    try:
-        start = 0
-        for blob in blobs:
-            _read_stored(blob, stored[start:start + blob.length])
-            start += blob.length
-        parts = latin1_from_utf8_parts(stored, lengths, decoded)
-        arrays = [read_npz_array(part) for part in parts]
-    except Exception:  # noqa: BLE001 - read_logits reports the problem blob by blob
-        return None
-    # An uncompressed member is a view of the scratch buffer, which the next sequence overwrites.
-    arrays = [array.copy() if np.may_share_memory(array, decoded) else array for array in arrays]
-    if not all(_checked_logits(array) for array in arrays):
-        return None
-    return arrays
-
-
-def read_logits(split: Split, sequence_id: str, annotator: int, scratch: _Scratch | None = None) -> np.ndarray:
-    """Decode one annotator's logits like `Split.logits`, faster, with the same checks and errors.
-
-    Any blob that the fast path cannot decode or that fails a check is
-    decoded again by `Split.logits`, which raises the CheckpointError that
-    names the problem (or returns the array, for a layout the fast path
-    does not take).
-    """
-    try:
-        array = _decode_blob(split.test_logits[sequence_id][annotator], scratch or _Scratch())
-    except Exception:  # noqa: BLE001 - Split.logits reports the problem in its own words
-        return split.logits(sequence_id, annotator)
-    if not _checked_logits(array):
-        return split.logits(sequence_id, annotator)
-    return array
-
-
-def _read_sequence(
-    split: Split, sequence_id: str, annotators: list[int], scratch: _Scratch, state: TaskState
-) -> list[np.ndarray] | None:
-    if state.is_cancelled:
-        return None
-    logits = _decode_sequence(split, sequence_id, annotators, scratch)
-    if logits is None:
-        logits = []
-        for annotator in annotators:
-            if state.is_cancelled:
-                return None
-            logits.append(read_logits(split, sequence_id, annotator, scratch))
-    lengths = {values.shape[0] for values in logits}
-    if len(lengths) != 1:
-        described = ", ".join(f"annotator {a}: {v.shape[0]}" for a, v in zip(annotators, logits))
-        raise CheckpointError(
-            f"{split.where}, sequence {sequence_id}: annotators have different frame counts ({described})",
-            split.path,
-        )
-    return logits
-
-
 # -- the passes -------------------------------------------------------------------
 
 
@@ -395,8 +249,8 @@ def collect_statistics(
     """
     annotators = _annotators_to_compare(split)
 
-    def compute(sequence_id: str, scratch: _Scratch, state: TaskState):
-        logits = _read_sequence(split, sequence_id, annotators, scratch, state)
+    def compute(sequence_id: str, scratch: Scratch, state: TaskState):
+        logits = read_sequence(split, sequence_id, annotators, scratch, state)
         if logits is None:
             return None
         probabilities, labels = _probabilities_and_labels(logits, scratch)
@@ -423,10 +277,10 @@ def collect_ensemble_statistics(
     annotators = _annotators_to_compare(splits[0])
     _check_same_test_data(splits)
 
-    def compute(sequence_id: str, scratch: _Scratch, state: TaskState):
+    def compute(sequence_id: str, scratch: Scratch, state: TaskState):
         mean = None
         for split in splits:
-            logits = _read_sequence(split, sequence_id, annotators, scratch, state)
+            logits = read_sequence(split, sequence_id, annotators, scratch, state)
             if logits is None:
                 return None
             if mean is not None and logits[0].shape[0] != mean.shape[2]:
@@ -477,7 +331,7 @@ def _check_same_test_data(splits: Sequence[Split]) -> None:
             )
 
 
-_Compute = Callable[[str, _Scratch, TaskState], "tuple[int, np.ndarray, np.ndarray] | None"]
+_Compute = Callable[[str, Scratch, TaskState], "tuple[int, np.ndarray, np.ndarray] | None"]
 
 
 def _run_pass(
@@ -509,7 +363,7 @@ def _run_pass(
             return None
         scratch = getattr(local, "scratch", None)
         if scratch is None:
-            scratch = local.scratch = _Scratch()
+            scratch = local.scratch = Scratch()
         return compute(sequence_id, scratch, state)
 
     state.step(0, total, 0)
