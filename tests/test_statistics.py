@@ -27,7 +27,7 @@ from annotator_gui.analysis.statistics import (
     sequence_statistics,
 )
 from annotator_gui.checkpoint import BEHAVIORS, CheckpointError, Split, npz, open_checkpoint
-from annotator_gui.checkpoint.npz import BlobError, latin1_from_utf8, latin1_from_utf8_parts
+from annotator_gui.checkpoint.npz import BlobError, latin1_from_utf8_parts
 
 from .conftest import LEGACY, ZIP, torch_load
 
@@ -230,6 +230,13 @@ def test_zlib_fallback_reads_the_same_logits(monkeypatch):
         monkeypatch.setattr(npz, "_libdeflate", None)
         for (sequence, annotator), logits in fast.items():
             np.testing.assert_array_equal(read_logits(split, sequence, annotator), logits)
+
+
+def latin1_from_utf8(encoded: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Decode one text with `latin1_from_utf8_parts`."""
+    if out is None:
+        out = np.empty(encoded.size, dtype=np.uint8)
+    return latin1_from_utf8_parts(encoded, [encoded.size], out)[0]
 
 
 def test_latin1_from_utf8_matches_python_codec():

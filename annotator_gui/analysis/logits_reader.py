@@ -15,7 +15,7 @@ import os
 import numpy as np
 
 from ..checkpoint import BEHAVIORS, CheckpointError, Split
-from ..checkpoint.npz import latin1_from_utf8, latin1_from_utf8_parts, read_npz_array
+from ..checkpoint.npz import latin1_from_utf8_parts, read_npz_array
 from ..checkpoint.source import ByteRef
 from .progress import TaskState
 from .scratch import Scratch
@@ -35,13 +35,6 @@ def _file_descriptor(blob: ByteRef) -> int | None:
         return None
 
 
-def _stored_bytes(blob: ByteRef, scratch: Scratch) -> np.ndarray:
-    """Read the bytes of a blob as stored in the file into a scratch array."""
-    stored = scratch.array("stored", (blob.length,), np.uint8)
-    _read_stored(blob, stored)
-    return stored
-
-
 def _read_stored(blob: ByteRef, target: np.ndarray) -> None:
     """Fill `target` (blob.length bytes) with the blob as stored in the file."""
     descriptor = _file_descriptor(blob)
@@ -52,16 +45,36 @@ def _read_stored(blob: ByteRef, target: np.ndarray) -> None:
     target[:] = np.frombuffer(blob.file.read_at(blob.offset, blob.length), dtype=np.uint8)
 
 
+def _decode_byte_refs(blobs: list[ByteRef], scratch: Scratch) -> list[np.ndarray]:
+    """Read blobs into one scratch buffer and decode them.
+
+    The blobs are either all protocol-2 text, turned back into bytes
+    together, or a single blob of raw bytes. Raises an exception for
+    anything invalid, which callers turn into a fallback or an error.
+    """
+    lengths = [blob.length for blob in blobs]
+    stored = scratch.array("stored", (sum(lengths),), np.uint8)
+    start = 0
+    for blob in blobs:
+        _read_stored(blob, stored[start:start + blob.length])
+        start += blob.length
+    if all(blob.utf8_as_latin1 for blob in blobs):
+        decoded = scratch.array("blob", (stored.size,), np.uint8)
+        parts = latin1_from_utf8_parts(stored, lengths, decoded)
+    elif len(blobs) == 1:
+        decoded = stored
+        parts = [stored]
+    else:
+        raise ValueError("the blobs mix protocol-2 text and raw bytes")
+    arrays = [read_npz_array(part) for part in parts]
+    # An uncompressed member is a view of the scratch buffer, which the next read overwrites.
+    return [array.copy() if np.may_share_memory(array, decoded) else array for array in arrays]
+
+
 def _decode_blob(blob: object, scratch: Scratch) -> np.ndarray:
     if not isinstance(blob, ByteRef):
         return read_npz_array(blob)
-    stored = _stored_bytes(blob, scratch)
-    if blob.utf8_as_latin1:
-        stored = latin1_from_utf8(stored, scratch.array("blob", (blob.length,), np.uint8))
-    array = read_npz_array(stored)
-    # An uncompressed member is returned as a view of the scratch buffer,
-    # which the next blob overwrites.
-    return array.copy() if np.may_share_memory(array, stored) else array
+    return _decode_byte_refs([blob], scratch)[0]
 
 
 def _checked_logits(array: np.ndarray) -> bool:
@@ -86,20 +99,10 @@ def _decode_sequence(split: Split, sequence_id: str, annotators: list[int], scra
         return None
     if not all(isinstance(blob, ByteRef) and blob.utf8_as_latin1 and blob.length > 0 for blob in blobs):
         return None
-    lengths = [blob.length for blob in blobs]
-    stored = scratch.array("stored", (sum(lengths),), np.uint8)
-    decoded = scratch.array("blob", (stored.size,), np.uint8)
     try:
-        start = 0
-        for blob in blobs:
-            _read_stored(blob, stored[start:start + blob.length])
-            start += blob.length
-        parts = latin1_from_utf8_parts(stored, lengths, decoded)
-        arrays = [read_npz_array(part) for part in parts]
+        arrays = _decode_byte_refs(blobs, scratch)
     except Exception:  # noqa: BLE001 - read_logits reports the problem blob by blob
         return None
-    # An uncompressed member is a view of the scratch buffer, which the next sequence overwrites.
-    arrays = [array.copy() if np.may_share_memory(array, decoded) else array for array in arrays]
     if not all(_checked_logits(array) for array in arrays):
         return None
     return arrays

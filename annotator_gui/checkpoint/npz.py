@@ -235,31 +235,18 @@ def read_npz_array(blob: bytes) -> np.ndarray:
     return array.reshape(shape, order="F" if fortran_order else "C")
 
 
-def latin1_from_utf8(encoded: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """Decode UTF-8 text whose characters all lie below U+0100 to its latin-1 bytes.
-
-    Protocol-2 pickles store a `bytes` value as that text, so this turns the
-    stored form of a blob back into the blob, as
-    `bytes(encoded).decode("utf-8").encode("latin-1")` does, but in a few
-    vectorised passes that release the GIL. `encoded` is a writable 1-D uint8
-    array, and this function modifies it. The result is a view of `out` (1-D
-    uint8, at least as long as the result) or, without `out`, a new array.
-    Raises BlobError for anything that is not valid UTF-8 of such text.
-    """
-    if encoded.size == 0:
-        return encoded.copy() if out is None else out[:0]
-    if out is None:
-        out = np.empty(encoded.size, dtype=np.uint8)
-    return latin1_from_utf8_parts(encoded, np.array([encoded.size]), out)[0]
-
-
 def latin1_from_utf8_parts(encoded: np.ndarray, lengths: np.ndarray, out: np.ndarray) -> list[np.ndarray]:
-    """Decode several texts stored one after another, like `latin1_from_utf8` on each.
+    """Decode UTF-8 texts stored one after another, whose characters all lie below U+0100, to latin-1 bytes.
 
-    `lengths` (positive) are the parts' sizes in `encoded`, in order. Each
-    part must be valid on its own, so no character may span two parts.
-    Decoding them together takes a fixed number of numpy calls instead of
-    that number per part. Returns one view of `out` per part.
+    Protocol-2 pickles store a `bytes` value as such a text, so this turns
+    the stored form of blobs back into the blobs, as
+    `part.decode("utf-8").encode("latin-1")` does for each part, but in a
+    fixed number of vectorised passes that release the GIL. `encoded` is a
+    writable 1-D uint8 array, and this function modifies it. `lengths`
+    (positive) are the parts' sizes in `encoded`, in order. Each part must
+    be valid on its own, so no character may span two parts. Returns one
+    view of `out` (1-D uint8, at least as long as the result) per part.
+    Raises BlobError for anything that is not valid UTF-8 of such text.
     """
     lengths = np.asarray(lengths, dtype=np.intp)
     if lengths.sum() != encoded.size or (lengths <= 0).any():
