@@ -148,10 +148,10 @@ def test_permutation_null_matches_slow_loop():
 
     relabelled = support._Relabelling(permutations)
     fast = {
-        "embedding": support._pearson_rows(condensed(coph_first), relabelled.condensed(first_distances)),
-        "prediction": support._pearson_rows(condensed(coph_second), relabelled.condensed(second_distances)),
-        "between": support._pearson_rows(condensed(coph_first), relabelled.condensed(coph_second)),
-        "gamma": support._pearson_rows(
+        "embedding": trees.pearson_rows(condensed(coph_first), relabelled.condensed(first_distances)),
+        "prediction": trees.pearson_rows(condensed(coph_second), relabelled.condensed(second_distances)),
+        "between": trees.pearson_rows(condensed(coph_first), relabelled.condensed(coph_second)),
+        "gamma": trees.pearson_rows(
             trees.average_ranks(condensed(gamma_first)),
             relabelled.condensed(squareform(trees.average_ranks(condensed(gamma_second)))),
         ),
@@ -163,7 +163,7 @@ def test_permutation_null_matches_slow_loop():
 
 def test_pearson_rows_constant_row_is_nan():
     rows = np.array([[1.0, 2.0, 3.0], [2.0, 2.0, 2.0]])
-    result = support._pearson_rows(np.array([1.0, 2.0, 4.0]), rows)
+    result = trees.pearson_rows(np.array([1.0, 2.0, 4.0]), rows)
     assert result[0] == pytest.approx(trees.pearson(np.array([1.0, 2.0, 4.0]), rows[0]))
     assert np.isnan(result[1])
 

@@ -176,15 +176,6 @@ class _Relabelling:
         return trees.entanglement_of_positions(left_positions, right_positions)[0]
 
 
-def _pearson_rows(first: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Pearson correlation of `first` with every row of `rows` (NaN where a variance is 0)."""
-    first = first - first.mean()
-    rows = rows - rows.mean(axis=1, keepdims=True)
-    denominator = np.sqrt((first @ first) * np.einsum("ij,ij->i", rows, rows))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(denominator > 0, (rows @ first) / denominator, np.nan)
-
-
 def compare_trees(
     embedding_linkage: np.ndarray,
     embedding_distances: np.ndarray,
@@ -228,16 +219,16 @@ def compare_trees(
     gamma_prediction_ranks = squareform(trees.average_ranks(condensed(gamma_prediction)))
     relabelled = _Relabelling(shuffles)
     null = {
-        "cophenetic_correlation_embedding": _pearson_rows(
+        "cophenetic_correlation_embedding": trees.pearson_rows(
             condensed(coph_embedding), relabelled.condensed(embedding_distances)
         ),
-        "cophenetic_correlation_prediction": _pearson_rows(
+        "cophenetic_correlation_prediction": trees.pearson_rows(
             condensed(coph_prediction), relabelled.condensed(prediction_distances)
         ),
-        "cophenetic_correlation_between": _pearson_rows(
+        "cophenetic_correlation_between": trees.pearson_rows(
             condensed(coph_embedding), relabelled.condensed(coph_prediction)
         ),
-        "bakers_gamma": _pearson_rows(trees.average_ranks(gamma_embedding), relabelled.condensed(gamma_prediction_ranks)),
+        "bakers_gamma": trees.pearson_rows(trees.average_ranks(gamma_embedding), relabelled.condensed(gamma_prediction_ranks)),
         "entanglement": relabelled.entanglement(embedding_order, prediction_order),
     }
     minimum_entanglement = _min_entanglement_table(embedding_linkage, prediction_linkage)

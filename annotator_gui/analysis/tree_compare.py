@@ -79,10 +79,16 @@ def cophenetic_matrix(linkage: np.ndarray) -> np.ndarray:
 
 
 def pearson(first: np.ndarray, second: np.ndarray) -> float:
+    return float(pearson_rows(first, np.asarray(second)[None, :])[0])
+
+
+def pearson_rows(first: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Return the Pearson correlation of `first` with every row of `rows` (NaN where a variance is 0)."""
     first = first - first.mean()
-    second = second - second.mean()
-    denominator = np.sqrt((first * first).sum() * (second * second).sum())
-    return float((first * second).sum() / denominator) if denominator > 0 else float("nan")
+    rows = rows - rows.mean(axis=1, keepdims=True)
+    denominator = np.sqrt((first @ first) * np.einsum("ij,ij->i", rows, rows))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(denominator > 0, (rows @ first) / denominator, np.nan)
 
 
 def bakers_gamma_matrix(linkage: np.ndarray) -> np.ndarray:
@@ -104,7 +110,7 @@ def average_ranks(values: np.ndarray) -> np.ndarray:
     starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
     ends = np.r_[starts[1:], values.size]
     ranks = np.empty(values.size)
-    # A run of ties at sorted positions start..end-1 holds ranks start+1..end.
+    # A run of ties at sorted positions start..end-1 takes ranks start+1..end.
     ranks[order] = np.repeat((starts + 1 + ends) / 2.0, ends - starts)
     return ranks
 
