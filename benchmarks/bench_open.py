@@ -308,15 +308,21 @@ def report(context: list[Samples], per_file: dict[str, dict[str, Samples]], size
         lines.append(_ratio_line(f"{reader}: 4 / 1 splits, max RSS", four[reader].median_rss / base[reader].median_rss))
     # Both files are read in every round, seconds apart, so the ratio within a
     # round moves less with the other jobs on the machine than a ratio of medians.
-    per_round_wall = statistics.median(
-        many_wall / base_wall for many_wall, base_wall in zip(many["info"].wall_seconds, base["info"].wall_seconds)
-    )
-    per_round_cpu = statistics.median(
-        many_cpu / base_cpu for many_cpu, base_cpu in zip(many["info"].cpu_seconds, base["info"].cpu_seconds)
-    )
-    lines.append(_ratio_line("info: 20 / 2 epochs, wall, median of per-round ratios", per_round_wall, 1.15))
-    lines.append(_ratio_line("info: 20 / 2 epochs, CPU, median of per-round ratios", per_round_cpu))
+    lines.append(_ratio_line(
+        "info: 20 / 2 epochs, wall, median of per-round ratios",
+        _median_ratio(many["info"].wall_seconds, base["info"].wall_seconds),
+        1.15,
+    ))
+    lines.append(_ratio_line(
+        "info: 20 / 2 epochs, CPU, median of per-round ratios",
+        _median_ratio(many["info"].cpu_seconds, base["info"].cpu_seconds),
+    ))
     return lines
+
+
+def _median_ratio(numerators: list[float], denominators: list[float]) -> float:
+    """Return the median of the ratios of samples taken in the same round."""
+    return statistics.median(top / bottom for top, bottom in zip(numerators, denominators))
 
 
 def main(argv: list[str] | None = None) -> int:
