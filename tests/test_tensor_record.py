@@ -335,6 +335,7 @@ def test_torch_state_dict_matches_general_opcodes(monkeypatch, tmp_path):
     torch = pytest.importorskip("torch")
     generator = torch.Generator().manual_seed(0)
     base = torch.randn(1000, generator=generator)
+
     state = collections.OrderedDict()
     for index in range(300):
         state[f"layer{index}.weight"] = torch.randn((4, 3, 2), generator=generator)
@@ -348,6 +349,7 @@ def test_torch_state_dict_matches_general_opcodes(monkeypatch, tmp_path):
     state["transposed"] = base[:600].view(20, 30).t()
     state["empty"] = torch.zeros((0, 3))
     state["parameter"] = torch.nn.Parameter(torch.randn(4, generator=generator))
+
     for layout in ("legacy", "zip"):
         path = torch_save(state, tmp_path / f"state_{layout}.pt", layout)
         load = containers.load_legacy if layout == "legacy" else containers.load_zip
@@ -366,5 +368,6 @@ def test_torch_state_dict_matches_general_opcodes(monkeypatch, tmp_path):
                     for name, expected in state.items():
                         np.testing.assert_array_equal(loaded[name].numpy(), expected.detach().numpy(), err_msg=name)
                 file.close()
+
         assert outcomes[0] == outcomes[1], layout
         assert counter.read > 590, layout
