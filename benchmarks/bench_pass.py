@@ -8,6 +8,10 @@ medians reported:
    with a Python metric, summed over sequences, square root). Then two
    decode-only floors, which inflate every blob with the standard `zlib` on
    all cores and do nothing else. Then the app's pass (`collect_statistics`).
+   Last, on one thread, the two steps that no pass can skip: turning the
+   stored UTF-8 text back into bytes, and inflating with libdeflate. Their
+   sum divided by the cores bounds how fast any pass with these decoders
+   can be.
 2. Whole processes: `annotator-gui analyze --no-figures` against the original
    pipeline (`torch.load`, then the original loop), with each child's peak
    memory from `os.wait4`.
@@ -33,7 +37,6 @@ import os
 import pathlib
 import platform
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
@@ -113,12 +116,16 @@ def original_loop(result) -> np.ndarray:
     return np.sqrt(total)
 
 
-def deflate_member(blob: bytes) -> memoryview:
-    """Return the deflate stream of a one-member npz archive (header parsed, nothing inflated)."""
-    name_length, extra_length = struct.unpack_from("<HH", blob, 26)
-    (compressed_size,) = struct.unpack_from("<L", blob, 18)
-    start = 30 + name_length + extra_length
-    return memoryview(blob)[start:start + compressed_size]
+def deflate_member(blob: bytes) -> tuple[memoryview, int]:
+    """Return the deflate stream of a one-member npz archive and its inflated size; nothing is inflated.
+
+    numpy writes zip64 headers, whose 32-bit size fields are 0xFFFFFFFF and
+    point to the zip64 field, so the app's header parser reads the sizes.
+    """
+    from annotator_gui.checkpoint.npz import _locate_member
+
+    _, start, compressed_size, size, _ = _locate_member(blob)
+    return memoryview(blob)[start:start + compressed_size], size
 
 
 def inflate_all(blobs, workers: int, read=None) -> int:
@@ -127,12 +134,48 @@ def inflate_all(blobs, workers: int, read=None) -> int:
     def inflate_share(share) -> int:
         size = 0
         for blob in share:
-            size += len(zlib.decompress(deflate_member(read(blob) if read else blob), -15))
+            size += len(zlib.decompress(deflate_member(read(blob) if read else blob)[0], -15))
         return size
 
     shares = [blobs[index::workers] for index in range(workers)]
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return sum(pool.map(inflate_share, shares))
+
+
+def text_to_bytes(texts) -> int:
+    """Turn each sequence's stored UTF-8 text into blob bytes with the app's decoder, on this thread.
+
+    `texts` contains (stored text of a sequence's blobs, their lengths) pairs.
+    Each text is first copied into a reused buffer, as the pass reads it,
+    because the decoder overwrites its input.
+    """
+    from annotator_gui.checkpoint.npz import latin1_from_utf8_parts
+
+    buffer = np.empty(max(text.size for text, _ in texts), dtype=np.uint8)
+    decoded = np.empty_like(buffer)
+    size = 0
+    for text, lengths in texts:
+        stored = buffer[:text.size]
+        np.copyto(stored, text)
+        size += sum(part.size for part in latin1_from_utf8_parts(stored, lengths, decoded))
+    return size
+
+
+def libdeflate_inflate(blobs) -> int:
+    """Inflate every blob with libdeflate on this thread; return bytes out."""
+    import deflate
+
+    return sum(len(deflate.deflate_decompress(*deflate_member(blob))) for blob in blobs)
+
+
+def stored_texts(split) -> list[tuple[np.ndarray, list[int]]]:
+    """Read each sequence's blobs as the file stores them: (concatenated bytes, length of each)."""
+    texts = []
+    for sequence_id in split.sequence_ids:
+        references = [split.test_logits[sequence_id][annotator] for annotator in split.annotators]
+        stored = b"".join(ref.file.read_at(ref.offset, ref.length) for ref in references)
+        texts.append((np.frombuffer(stored, dtype=np.uint8), [ref.length for ref in references]))
+    return texts
 
 
 def app_pass(split):
@@ -156,13 +199,16 @@ def measure_in_process(path: pathlib.Path, split_index: int, repeats: int) -> di
     loaded_blobs = [per_annotator[a] for per_annotator in result.test_logits.values() for a in annotators]
     references = [split.test_logits[s][a] for s in split.sequence_ids for a in split.annotators]
     workers = os.cpu_count() or 1
-    compressed = sum(len(deflate_member(blob)) for blob in loaded_blobs)
+    compressed = sum(len(deflate_member(blob)[0]) for blob in loaded_blobs)
+    texts = stored_texts(split)
 
     contenders = {
         "original loop": lambda: original_loop(result),
         "floor: read + zlib": lambda: inflate_all(references, workers, read=lambda ref: ref.read()),
         "floor: zlib from memory": lambda: inflate_all(loaded_blobs, workers),
         "app pass": lambda: app_pass(split),
+        "bound: text to bytes, one thread": lambda: text_to_bytes(texts),
+        "bound: libdeflate, one thread": lambda: libdeflate_inflate(loaded_blobs),
     }
     times = {name: [] for name in contenders}
     outputs = {}
@@ -174,6 +220,11 @@ def measure_in_process(path: pathlib.Path, split_index: int, repeats: int) -> di
             if repeat:
                 times[name].append(elapsed)
         print(f"  round {repeat}: " + ", ".join(f"{n} {t[-1]:.2f} s" for n, t in times.items() if t), flush=True)
+    # The bound's steps must produce exactly what the floors and torch.load produce.
+    if outputs["bound: text to bytes, one thread"] != sum(len(blob) for blob in loaded_blobs):
+        raise SystemExit("bench_pass: the decoded text does not match the blobs that torch.load returned")
+    if outputs["bound: libdeflate, one thread"] != outputs["floor: zlib from memory"]:
+        raise SystemExit("bench_pass: libdeflate and zlib inflated different numbers of bytes")
     original, fast = outputs["original loop"], outputs["app pass"]
     off_diagonal = ~np.eye(len(original), dtype=bool)
     checkpoint.close()
@@ -181,6 +232,7 @@ def measure_in_process(path: pathlib.Path, split_index: int, repeats: int) -> di
         "times": times,
         "compressed_bytes": compressed,
         "blobs": len(loaded_blobs),
+        "workers": workers,
         "max_relative_difference": float(np.max(np.abs(fast - original)[off_diagonal] / original[off_diagonal])),
     }
 
@@ -264,8 +316,12 @@ def _max_within(moments: list[float], window: float) -> int:
     return largest
 
 
-def measure_responsiveness(path: pathlib.Path, split_index: int, cancel_after: float) -> dict:
-    """Run the pass through the app's BackgroundWorker under a 10 ms GUI-thread timer."""
+def measure_responsiveness(path: pathlib.Path, split_index: int, cancel_after: float | None) -> dict:
+    """Run the pass through the app's BackgroundWorker under a 10 ms GUI-thread timer.
+
+    The second run is cancelled `cancel_after` seconds in, by default halfway
+    through the first run's time.
+    """
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QCoreApplication, QEventLoop, QTimer
 
@@ -326,6 +382,8 @@ def measure_responsiveness(path: pathlib.Path, split_index: int, cancel_after: f
         }
 
     full = run(None)
+    if cancel_after is None:
+        cancel_after = full["seconds"] / 2
     cancelled = run(cancel_after)
     worker.shutdown()
     checkpoint.close()
@@ -333,7 +391,7 @@ def measure_responsiveness(path: pathlib.Path, split_index: int, cancel_after: f
     latency = None
     if "cancelled" in cancelled["events"] and "cancel requested" in cancelled["events"]:
         latency = cancelled["events"]["cancelled"] - cancelled["events"]["cancel requested"]
-    return {"full": full, "cancelled": cancelled, "cancel_latency": latency}
+    return {"full": full, "cancelled": cancelled, "cancel_after": cancel_after, "cancel_latency": latency}
 
 
 # -- set-up and report ------------------------------------------------------------
@@ -379,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint", type=pathlib.Path, help="checkpoint to measure (default: write the realistic one-split file)")
     parser.add_argument("--split", type=int, default=0, help="split to analyse (default 0)")
     parser.add_argument("--repeats", type=int, default=5, help="measured rounds of each comparison (default 5)")
-    parser.add_argument("--cancel-after", type=float, default=1.0, help="seconds into the second GUI run to cancel (default 1.0)")
+    parser.add_argument("--cancel-after", type=float, help="seconds into the second GUI run to cancel (default: half the first run's time)")
     parser.add_argument("--skip", action="append", default=[], choices=["in-process", "processes", "memory", "gui"], help="leave out one measurement (repeatable)")
     arguments = parser.parse_args(argv)
     path = arguments.checkpoint or default_checkpoint()
@@ -400,6 +458,15 @@ def main(argv: list[str] | None = None) -> int:
         report.append("| --- | ---: | ---: | ---: |")
         for name, values in inside["times"].items():
             report.append(f"| {name} | {median(values):.2f} | {min(values):.2f} | {median(values) / floor:.2f}x |")
+        # Every blob must be turned from text into bytes and inflated, so even
+        # a pass that spread that work over all cores perfectly and computed
+        # nothing else would take at least this long.
+        times = inside["times"]
+        bound = (median(times["bound: text to bytes, one thread"]) + median(times["bound: libdeflate, one thread"])) / inside["workers"]
+        report.append(
+            f"\nlower bound of a pass on {inside['workers']} cores with these decoders: (text to bytes + libdeflate) / "
+            f"{inside['workers']} = {bound:.2f} s, {bound / floor:.2f}x the zlib-from-memory floor"
+        )
 
     if "processes" not in arguments.skip:
         print("whole processes:")
@@ -434,7 +501,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{full['progress_updates']} progress updates ({full['progress_rate']:.1f}/s, "
             f"at most {full['progress_max_per_second']} within any second, "
             f"shortest interval {1000 * (full['min_progress_interval'] or 0):.0f} ms); "
-            f"cancel after {arguments.cancel_after:.1f} s: worker done "
+            f"cancel after {probe['cancel_after']:.2f} s: worker done "
             + (f"{latency * 1000:.0f} ms after the request" if latency is not None else f"without cancelling ({cancelled['events']})")
             + f", longest stall {cancelled['max_stall'] * 1000:.1f} ms"
         )
