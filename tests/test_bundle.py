@@ -171,6 +171,12 @@ def test_built_bundle_runs(tmp_path):
     assert not (internal / "PySide6" / "Qt" / "translations").exists()
     assert not (internal / "tests").exists()
     assert bundle_size(BUNDLE) < MAX_BUNDLE_BYTES
+    qt_licenses = internal / "licenses" / "qt-pyside6"
+    assert "GNU LESSER GENERAL PUBLIC LICENSE" in (qt_licenses / "LGPL-3").read_text()
+    assert "GNU GENERAL PUBLIC LICENSE" in (qt_licenses / "GPL-3").read_text()
+    assert (qt_licenses / "qt-pyside6.txt").is_file()
+    for distribution in ("numpy", "scipy", "pyqtgraph", "deflate", "pyside6_essentials", "shiboken6"):
+        assert list(internal.glob(f"{distribution}-*.dist-info")), distribution
 
     environment = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8"}
     launcher = BUNDLE / "bin" / "annotator-gui"
