@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QApplication
 from ..resources import resources_dir
 
 from .main_window import APP_NAME, MainWindow
+from .native_window import quit_when_destroyed
 from .qt_check import broken_pyside_message
 from .settings import AppSettings, open_settings
 
@@ -118,6 +119,7 @@ def run_gui(arguments: argparse.Namespace) -> int:
     window.resize(*WINDOW_SIZE)
     run = ScreenshotRun(window, Path(screenshot), arguments.compute) if screenshot is not None else None
     window.show()
+    destroyed_window_filter = quit_when_destroyed(app, window)  # noqa: F841 - kept alive until exit
     if arguments.checkpoint:
         window.open_file(arguments.checkpoint, split=arguments.split, task=arguments.task)
     else:
