@@ -21,6 +21,10 @@ class InteractivePlot(pg.PlotItem):
         self.setMenuEnabled(False)
         self.vb.setMouseEnabled(x=False, y=False)
         self.hideButtons()
+        # Axes show annotators, shares or heights as they are: a scale such as
+        # "(x0.001)" after the label would be easy to miss when citing values.
+        for side in ("left", "bottom", "right", "top"):
+            self.getAxis(side).enableAutoSIPrefix(False)
 
     def annotators_at(self, view_point: QPointF) -> frozenset[int]:
         raise NotImplementedError

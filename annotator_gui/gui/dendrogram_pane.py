@@ -99,8 +99,8 @@ class DendrogramPane(QWidget):
         self.embedding_tree = DendrogramPlot(highlight, root_side="left")
         self.connector = ConnectorPlot(highlight)
         self.prediction_tree = DendrogramPlot(highlight, root_side="right")
-        self.embedding_tree.setTitle("learned embedding", color="k")
-        self.prediction_tree.setTitle("predictions", color="k")
+        self.embedding_tree.set_title("learned embedding")
+        self.prediction_tree.set_title("predictions")
         self.canvas.add_plot(self.embedding_tree, 0, 0)
         self.canvas.add_plot(self.connector, 0, 1)
         self.canvas.add_plot(self.prediction_tree, 0, 2)
@@ -144,7 +144,7 @@ class DendrogramPane(QWidget):
             self.embedding_tree.set_method(session.method)
             left_rows = {clustering.annotators[leaf]: layout.leaf_position(leaf) + 0.5 for leaf in range(layout.leaf_count)}
             count = layout.leaf_count
-            self.embedding_tree.setTitle(f"learned embedding (task {clustering.task})", color="k")
+            self.embedding_tree.set_title(f"learned embedding (task {clustering.task})")
         else:
             self.embedding_tree.set_tree(None, [])
         view = session.metric_view()
@@ -155,10 +155,10 @@ class DendrogramPane(QWidget):
             self.prediction_tree.set_method(session.method)
             right_rows = {annotators[leaf]: layout.leaf_position(leaf) + 0.5 for leaf in range(layout.leaf_count)}
             count = max(count, layout.leaf_count)
-            self.prediction_tree.setTitle(f"predictions: {view.label}", color="k")
+            self.prediction_tree.set_title(f"predictions: {view.label}")
         else:
             self.prediction_tree.set_tree(None, [])
-            self.prediction_tree.setTitle("predictions (press Compute)", color="k")
+            self.prediction_tree.set_title("predictions (press Compute)")
         self.connector.set_rows(left_rows, right_rows, count)
         if count:
             self.embedding_tree.setYRange(0, count, padding=0.0)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPen
 
 from ..analysis.tree_layout import TreeLayout, highlighted_nodes, node_at
 from .canvas import InteractivePlot
@@ -27,6 +27,10 @@ WEAK_SUPPORT = 0.5
 
 #: Maximum distance, in screen pixels, between the mouse and a branch that it hovers or clicks.
 PICK_DISTANCE_PIXELS = 6.0
+#: Point size of the title above the tree (pyqtgraph's default for plot titles).
+TITLE_POINT_SIZE = 11.0
+#: Room, in pixels, that the title label keeps around its text.
+TITLE_PADDING_PIXELS = 12.0
 _BRANCH_COLOR = QColor("#808080")
 _CLUSTER_COLOR = QColor("#202020")
 
@@ -41,6 +45,10 @@ class DendrogramPlot(InteractivePlot):
 
     #: The user dragged the cut line to this height (emitted while dragging and when released).
     cut_dragged = Signal(float)
+    # The title as set, or None for a plot without one, whose title row stays
+    # hidden. A class attribute, because pyqtgraph resizes the plot before
+    # __init__ returns.
+    _title: str | None = None
 
     def __init__(self, highlight: HighlightModel, root_side: str = "left"):
         super().__init__(highlight)
@@ -54,7 +62,6 @@ class DendrogramPlot(InteractivePlot):
         # Narrow trees beside a heatmap would otherwise crowd the height labels together.
         self.setMinimumWidth(150)
         self.getAxis("bottom").setStyle(maxTickLevel=0)
-        self.getAxis("bottom").enableAutoSIPrefix(False)
         self.tree: TreeLayout | None = None
         self.annotators: list[int] = []
         self._branches: dict[int, pg.PlotCurveItem] = {}
@@ -82,6 +89,32 @@ class DendrogramPlot(InteractivePlot):
 
     def _on_view_resized(self, _view_box: pg.ViewBox) -> None:
         self._fit_range()
+
+    def set_title(self, text: str) -> None:
+        """Show `text` above the tree, shortened with an ellipsis to the plot's width; the tooltip has all of it."""
+        self._title = text
+        self.titleLabel.setToolTip(text)
+        self._fit_title()
+
+    def title(self) -> str | None:
+        """Return the whole title, before shortening (None when none was set)."""
+        return self._title
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._fit_title()
+
+    def _fit_title(self) -> None:
+        if self._title is None:
+            return
+        font = QFont(self.titleLabel.item.font())
+        font.setPointSizeF(TITLE_POINT_SIZE)
+        width = max(0.0, self.width() - TITLE_PADDING_PIXELS)
+        elided = QFontMetricsF(font).elidedText(self._title, Qt.TextElideMode.ElideRight, width)
+        self.setTitle(elided, color="k", size=f"{TITLE_POINT_SIZE:g}pt")
+        # The label sets its minimum width to that of its text. Left there, the
+        # title elided for a wider plot would keep the column from narrowing.
+        self.titleLabel.setMinimumWidth(0)
 
     def set_method(self, method: str) -> None:
         """Name the linkage method on the height axis."""

@@ -21,6 +21,7 @@ from ..analysis.tree_layout import tree_layout
 from .canvas import Canvas
 from .compare_worker import PredictionComputation
 from .dendrogram_plot import DendrogramPlot
+from .elided_label import ElidedLabel
 from .heatmap_plot import HeatmapPlot, add_clustered_heatmap
 from .highlight import HighlightModel
 from .metric_choice import METHOD_LABELS, METRICS, ward_unavailable_reason
@@ -54,7 +55,7 @@ class DistancePane(QWidget):
         self.progress_bar = QProgressBar()
         self.progress_bar.setTextVisible(False)
         self.progress_bar.setMaximumHeight(14)
-        self.progress_label = QLabel()
+        self.progress_label = ElidedLabel()
         self.metric_box = QComboBox()
         for key, label in METRICS.items():
             self.metric_box.addItem(label, key)

@@ -32,6 +32,7 @@ class EmbeddingPane(QWidget):
             "The row order and dendrogram stay those of the embedding itself."
         )
         self.caption = QLabel()
+        self.caption.setWordWrap(True)
         self.canvas = Canvas(highlight)
         self.dendrogram = DendrogramPlot(highlight, root_side="left")
         self.heatmap = HeatmapPlot(highlight, diverging_colormap(), column_name="dimension", value_format="{:+.3f}")

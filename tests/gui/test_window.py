@@ -176,10 +176,10 @@ def test_cell_format_fits_large_and_tiny_values():
 
 def test_status_line_follows_split_change(computed):
     label = computed.distance_pane.progress_label
-    assert label.text().startswith("Split 0: 8 sequences")
+    assert label.full_text().startswith("Split 0: 8 sequences")
 
     computed.checkpoint_pane.split_box.setCurrentIndex(1)
-    assert "Split 0" not in label.text()
+    assert "Split 0" not in label.full_text()
 
     computed.checkpoint_pane.split_box.setCurrentIndex(0)
-    assert label.text().startswith("Split 0: 8 sequences")
+    assert label.full_text().startswith("Split 0: 8 sequences")

@@ -71,7 +71,7 @@ def test_cancel_then_recompute_identical(qtbot, computed):
     assert computed.distance_pane.cancel_button.isEnabled()
     with qtbot.waitSignal(computation.cancelled, timeout=COMPUTE_TIMEOUT_MS):
         computed.distance_pane.cancel_button.click()
-    assert "Cancelled" in computed.distance_pane.progress_label.text()
+    assert "Cancelled" in computed.distance_pane.progress_label.full_text()
 
     computation.compare = compare_predictions
     with qtbot.waitSignal(computation.finished, timeout=COMPUTE_TIMEOUT_MS):
