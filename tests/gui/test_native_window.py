@@ -1,4 +1,4 @@
-"""The filter that quits when another client destroys the X11 main window.
+"""The filter that handles X11 windows destroyed by another client: it quits for the main window and rejects dialogs.
 
 The offscreen platform delivers no xcb events, so these tests hand the
 filter events built in memory, laid out as xcb sends them.
@@ -9,9 +9,9 @@ from __future__ import annotations
 import ctypes
 
 from PySide6.QtCore import QByteArray
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QDialog, QWidget
 
-from annotator_gui.gui.native_window import XCB_DESTROY_NOTIFY, XCB_EVENT_TYPE, DestroyedWindowFilter
+from annotator_gui.gui.native_window import SENT_EVENT_BIT, XCB_DESTROY_NOTIFY, XCB_EVENT_TYPE, DestroyedWindowFilter
 
 # xcb_destroy_notify_event_t is 32 bytes on the wire, with the window id at offset 8.
 XCB_EVENT_SIZE = 32
@@ -44,16 +44,10 @@ def test_destroyed_window_quits(qtbot):
     qtbot.waitUntil(lambda: calls == [1])
 
 
-def test_sent_destroy_event_quits(qtbot):
-    widget, event_filter, calls = watched_widget(qtbot)
-    send(event_filter, destroy_event(int(widget.winId()), XCB_DESTROY_NOTIFY | 0x80))
-
-    qtbot.waitUntil(lambda: calls == [1])
-
-
 def test_other_events_are_ignored(qtbot):
     widget, event_filter, calls = watched_widget(qtbot)
     send(event_filter, destroy_event(int(widget.winId()) + 1))
+    send(event_filter, destroy_event(int(widget.winId()), XCB_DESTROY_NOTIFY | SENT_EVENT_BIT))
     send(event_filter, destroy_event(int(widget.winId()), UNMAP_NOTIFY))
     send(event_filter, destroy_event(int(widget.winId())), b"windows_generic_MSG")
     qtbot.wait(50)
@@ -68,3 +62,16 @@ def test_hidden_window_does_not_quit(qtbot):
     qtbot.wait(50)
 
     assert calls == []
+
+
+def test_destroyed_dialog_is_rejected(qtbot):
+    widget, event_filter, calls = watched_widget(qtbot)
+    dialog = QDialog(widget)
+    dialog.open()
+    assert dialog.isVisible()
+    send(event_filter, destroy_event(int(dialog.winId())))
+
+    qtbot.waitUntil(lambda: not dialog.isVisible())
+    assert dialog.result() == QDialog.DialogCode.Rejected
+    assert calls == []
+    assert widget.isVisible()
