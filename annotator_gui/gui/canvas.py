@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF
+from PySide6.QtCore import QPointF, QSize, Qt
 
 from .highlight import HighlightModel
 
@@ -75,6 +77,12 @@ class Canvas(pg.GraphicsLayoutWidget):
     def view_point_to_widget(self, plot: pg.PlotItem, x: float, y: float):
         """Map a point in `plot`'s data coordinates to this widget's viewport (for tests and tools)."""
         return self.mapFromScene(plot.vb.mapViewToScene(QPointF(x, y)))
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        # The plots' minimum sizes are in the scene's layout, which the dock
+        # layout does not see. Without this, a narrow dock would cut plots off.
+        minimum = self.ci.effectiveSizeHint(Qt.SizeHint.MinimumSize)
+        return QSize(math.ceil(minimum.width()), math.ceil(minimum.height())).expandedTo(super().minimumSizeHint())
 
     def leaveEvent(self, event) -> None:
         self._highlight.clear_hover()

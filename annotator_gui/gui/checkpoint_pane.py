@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 from .flat_clusters import cluster_name
 from .highlight import HighlightModel
 from .palette import annotator_color, cluster_color
+from .scrolling import set_scrolling_contents
 from .session import Session
 
 TASK_NAMES = {0: "Task 1/2 (attack, investigation, mount, other)"}
@@ -136,13 +137,15 @@ class CheckpointPane(QWidget):
         form = QFormLayout()
         form.addRow("Split:", self.split_box)
         form.addRow("Task:", self.task_box)
-        layout = QVBoxLayout(self)
+        contents = QWidget()
+        layout = QVBoxLayout(contents)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(form)
         layout.addWidget(self.task_note)
         layout.addWidget(self.summary)
         layout.addWidget(QLabel("Annotators (click to highlight, Ctrl+click for several, Esc to clear):"))
         layout.addWidget(self.annotators, 1)
+        set_scrolling_contents(self, contents)
 
         self.split_box.currentIndexChanged.connect(self._on_split_box_changed)
         self.task_box.currentIndexChanged.connect(self._on_task_box_changed)

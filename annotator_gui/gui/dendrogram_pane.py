@@ -17,6 +17,8 @@ from .session import Session
 
 #: Horizontal extent of the connecting lines inside the middle plot, which spans x = 0 .. 1.
 LINE_START, LINE_END = 0.3, 0.7
+#: Narrowest middle plot, in pixels, that keeps the two columns of leaf labels apart.
+CONNECTOR_MIN_PIXELS = 64
 
 
 class ConnectorPlot(InteractivePlot):
@@ -27,6 +29,7 @@ class ConnectorPlot(InteractivePlot):
         self.hideAxis("left")
         self.hideAxis("bottom")
         self.invertY(True)
+        self.setMinimumWidth(CONNECTOR_MIN_PIXELS)
         self.left_rows: dict[int, float] = {}
         self.right_rows: dict[int, float] = {}
         self._items: list[pg.GraphicsObject] = []

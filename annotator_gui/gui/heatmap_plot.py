@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QCursor, QFont, QPen
+from PySide6.QtGui import QBrush, QCursor, QFont, QFontMetricsF, QPen
 from PySide6.QtWidgets import QGraphicsRectItem, QToolTip
 
 from .canvas import InteractivePlot
@@ -19,6 +19,8 @@ SWATCH = 0.3
 CLUSTER_BAND = 0.22
 #: Above this many cells per side, values are not written into the cells.
 MAX_LABELLED_CELLS = 24
+#: Space, in pixels, that a value needs between itself and the cell's sides.
+VALUE_PADDING_PIXELS = 4.0
 
 
 
@@ -68,12 +70,15 @@ class HeatmapPlot(InteractivePlot):
         self.column_labels: list[str] = []
         self.hover_text = ""
         self._decorations: list[pg.GraphicsObject] = []
+        #: The values written into the cells (empty when they are not written).
+        self.value_labels: list[pg.TextItem] = []
         self._highlight_items: list[QGraphicsRectItem] = []
         #: Flat cluster of every row and column (display order), or None.
         self.row_clusters: list[int] | None = None
         self.column_clusters: list[int] | None = None
         self._cluster_items: list[QGraphicsRectItem] = []
         highlight.changed.connect(self._on_highlight_changed)
+        self.vb.sigResized.connect(self._fit_value_labels)
 
     def set_matrix(
         self,
@@ -172,6 +177,7 @@ class HeatmapPlot(InteractivePlot):
         for item in self._decorations:
             self.removeItem(item)
         self._decorations = []
+        self.value_labels = []
         rows, columns = self.matrix.shape
         for row, annotator in enumerate(self.row_annotators):
             self._add_swatch(QRectF(-SWATCH - 0.05, row + 0.05, SWATCH, 0.9), annotator)
@@ -193,6 +199,19 @@ class HeatmapPlot(InteractivePlot):
                 text.setPos(column + 0.5, row + 0.5)
                 self.addItem(text)
                 self._decorations.append(text)
+                self.value_labels.append(text)
+        self._fit_value_labels()
+
+    def _fit_value_labels(self) -> None:
+        """Show the cell values only while the widest one fits into a cell; hovering always shows them."""
+        if not self.value_labels:
+            return
+        cell_width = abs(self.vb.mapViewToScene(QPointF(1.0, 0.0)).x() - self.vb.mapViewToScene(QPointF(0.0, 0.0)).x())
+        metrics = QFontMetricsF(self.value_labels[0].textItem.font())
+        widest = max(metrics.horizontalAdvance(label.toPlainText()) for label in self.value_labels)
+        fits = widest + VALUE_PADDING_PIXELS <= cell_width
+        for label in self.value_labels:
+            label.setVisible(fits)
 
     def _add_swatch(self, rect: QRectF, annotator: int) -> None:
         swatch = QGraphicsRectItem(rect)

@@ -8,14 +8,12 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFormLayout,
-    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QListWidget,
     QProgressBar,
     QPushButton,
-    QScrollArea,
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
@@ -28,6 +26,7 @@ from ..analysis.support import DEFAULT_SEED
 from ..analysis.trust import TrustAssessment
 from .dendrogram_pane import DendrogramPane
 from .metric_choice import METHOD_LABELS, WARD, ward_unavailable_reason
+from .scrolling import set_scrolling_contents
 from .session import Session
 from .trust_texts import COMPARISON_ROWS, FOWLKES_MALLOWS_TOOLTIP, P_VALUE_TOOLTIP, format_value
 from .trust_worker import TrustComputation
@@ -158,14 +157,7 @@ class TrustPane(QWidget):
         layout.addWidget(self.footnote)
         layout.addWidget(QLabel("Majority-rule clusters of the splits' embedding trees:"))
         layout.addWidget(self.consensus_list, 1)
-        # The pane scrolls instead of squeezing its text when the dock is short.
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setWidget(contents)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll)
+        set_scrolling_contents(self, contents)
 
     # Controls -----------------------------------------------------------
 

@@ -1,6 +1,8 @@
-"""Layout details visible to the user: long status text and titles, and axis labels."""
+"""Layout details visible to the user: long texts, axis labels, cell values, and narrow or short windows."""
 
 from __future__ import annotations
+
+from annotator_gui.gui.dendrogram_pane import CONNECTOR_MIN_PIXELS
 
 LONG_TEXT = "460/460 sequences, 1,459,954 frames/s, about 1 s left " * 6
 
@@ -35,3 +37,34 @@ def test_long_tree_title_fits_its_pane(qtbot, computed):
     assert tree.titleLabel.toolTip() == tree.title()
     assert text.mapRectToScene(text.boundingRect()).right() <= canvas.width()
     assert tree.mapRectToScene(tree.boundingRect()).right() <= canvas.width()
+
+
+def test_narrow_window_keeps_trees_inside(qtbot, computed):
+    pane = computed.dendrogram_pane
+    computed.resize(1000, 700)
+    qtbot.wait(100)
+    tree = pane.prediction_tree
+
+    assert tree.mapRectToScene(tree.boundingRect()).right() <= pane.canvas.width()
+    assert pane.connector.width() >= CONNECTOR_MIN_PIXELS
+
+
+def test_short_window_keeps_summary_whole(qtbot, window):
+    summary = window.checkpoint_pane.summary
+    window.resize(1300, 500)
+    qtbot.wait(100)
+
+    assert summary.height() >= summary.heightForWidth(summary.width())
+
+
+def test_cell_values_never_overlap(qtbot, computed):
+    heatmap = computed.distance_pane.heatmap
+    assert all(label.isVisible() for label in heatmap.value_labels)
+
+    for size in ((1280, 760), (1150, 700)):
+        computed.resize(*size)
+        qtbot.wait(100)
+        rects = [label.mapRectToScene(label.boundingRect()) for label in heatmap.value_labels if label.isVisible()]
+        overlaps = [(a, b) for index, a in enumerate(rects) for b in rects[index + 1:] if a.intersects(b)]
+
+        assert overlaps == []
