@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import os
+import re
 
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
@@ -118,6 +119,15 @@ class AnnotatorList(QListWidget):
         self._updating = False
 
 
+def breakable(name: str) -> str:
+    """Return `name` with a zero-width space after each "_", "." and "-", where a wrapped line may break.
+
+    A long file name has no spaces, so a word-wrapped label could not
+    break it and would grow wider than its pane.
+    """
+    return re.sub(r"([_.-])", "\\1\u200b", name)
+
+
 class CheckpointPane(QWidget):
     """Shows what the open file contains and selects the split and task to analyse."""
 
@@ -210,7 +220,7 @@ class CheckpointPane(QWidget):
         split_entry = summary["per_split"][session.split_index]
         scores = ", ".join(f"task {task}: {score:.3f}" for task, score in split_entry["best_val_f1"].items()) or "none stored"
         rows = [
-            ("File", os.path.basename(summary["checkpoint"]) + (" (bundled sample)" if session.is_sample else "")),
+            ("File", breakable(os.path.basename(summary["checkpoint"])) + (" (bundled sample)" if session.is_sample else "")),
             ("Format", "legacy torch.save" if summary["format"] == "legacy" else "zip torch.save"),
             ("File size", format_size(summary["file_size"])),
             ("Splits", str(summary["splits"])),

@@ -21,6 +21,8 @@ CLUSTER_BAND = 0.22
 MAX_LABELLED_CELLS = 24
 #: Space, in pixels, that a value needs between itself and the cell's sides.
 VALUE_PADDING_PIXELS = 4.0
+#: Narrowest heatmap, in pixels, whose annotator labels stay apart.
+HEATMAP_MIN_PIXELS = 140
 
 
 
@@ -168,9 +170,13 @@ class HeatmapPlot(InteractivePlot):
         if cell is None:
             if self.hover_text:
                 self.hover_text = ""
+                self.image.setToolTip("")
                 QToolTip.hideText()
             return
         self.hover_text = self.describe_cell(*cell)
+        # Once the mouse rests, Qt sends the scene a tooltip event, and the
+        # scene hides any tooltip unless an item under the mouse has one.
+        self.image.setToolTip(self.hover_text)
         QToolTip.showText(QCursor.pos(), self.hover_text)
 
     def _draw_decorations(self, levels: tuple[float, float]) -> None:
@@ -260,6 +266,7 @@ def add_clustered_heatmap(canvas, dendrogram, heatmap: HeatmapPlot, colormap, va
     # Once labelled, the axis would also rescale small values by an SI factor such as "(x0.001)".
     color_bar.axis.setWidth(None)
     color_bar.axis.enableAutoSIPrefix(False)
+    heatmap.setMinimumWidth(HEATMAP_MIN_PIXELS)
     canvas.add_plot(dendrogram, 0, 0)
     canvas.add_plot(heatmap, 0, 1)
     canvas.add_plot(color_bar, 0, 2)

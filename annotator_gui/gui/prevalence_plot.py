@@ -14,6 +14,8 @@ from .highlight import HighlightModel
 from .palette import BEHAVIOR_COLORS, HIGHLIGHT_PEN_WIDTH, annotator_color
 
 BAR_WIDTH = 0.7
+#: Narrowest plot, in pixels, whose annotator labels stay apart.
+PLOT_MIN_PIXELS = 140
 
 
 class PrevalencePlot(InteractivePlot):
@@ -21,6 +23,7 @@ class PrevalencePlot(InteractivePlot):
 
     def __init__(self, highlight: HighlightModel):
         super().__init__(highlight)
+        self.setMinimumWidth(PLOT_MIN_PIXELS)
         self.setLabel("left", "share of frames")
         self.setLabel("bottom", "annotator")
         # The legend is placed beside the plot by the pane, so it never covers a bar.

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import shutil
+
+from PySide6.QtWidgets import QScrollArea
+
 from annotator_gui.gui.dendrogram_pane import CONNECTOR_MIN_PIXELS
+from annotator_gui.gui.heatmap_plot import HEATMAP_MIN_PIXELS
+from annotator_gui.gui.prevalence_plot import PLOT_MIN_PIXELS
+
+from ..conftest import SAMPLE
+from .conftest import OPEN_TIMEOUT_MS, make_window
 
 LONG_TEXT = "460/460 sequences, 1,459,954 frames/s, about 1 s left " * 6
 
@@ -68,3 +77,37 @@ def test_cell_values_never_overlap(qtbot, computed):
         overlaps = [(a, b) for index, a in enumerate(rects) for b in rects[index + 1:] if a.intersects(b)]
 
         assert overlaps == []
+
+
+def test_long_file_name_wraps_in_its_pane(qtbot, settings, tmp_path):
+    path = tmp_path / ("mabe_1split_2epochs_460seq_2000235rows_legacy_" * 2 + "copy.pt")
+    shutil.copy(SAMPLE, path)
+    window = make_window(qtbot, settings)
+    window.resize(1280, 760)
+    with qtbot.waitSignal(window.checkpoint_opened, timeout=OPEN_TIMEOUT_MS):
+        window.open_file(str(path))
+    qtbot.wait(100)
+    scroll = window.checkpoint_pane.findChild(QScrollArea)
+
+    assert scroll.widget().width() <= scroll.viewport().width()
+    assert "2000235rows" in window.checkpoint_pane.summary.text()
+
+
+def test_narrow_window_keeps_distance_plots_readable(qtbot, computed):
+    pane = computed.distance_pane
+    computed.resize(1150, 700)
+    qtbot.wait(100)
+
+    assert pane.heatmap.width() >= HEATMAP_MIN_PIXELS
+    assert pane.prevalence.width() >= PLOT_MIN_PIXELS
+
+
+def test_hovered_cell_keeps_its_tooltip(computed):
+    heatmap = computed.distance_pane.heatmap
+    heatmap._show_value((0, 1))
+
+    assert heatmap.image.toolTip() == heatmap.describe_cell(0, 1)
+
+    heatmap._show_value(None)
+
+    assert heatmap.image.toolTip() == ""
