@@ -247,7 +247,12 @@ class DendrogramPlot(InteractivePlot):
             width = self.vb.width()
             span = 1.03 * top
             margin = span * ROOT_MARGIN_PIXELS / (width - ROOT_MARGIN_PIXELS) if width > 3 * ROOT_MARGIN_PIXELS else 0.2 * top
-        self.vb.setRange(xRange=(-0.03 * top, top + margin), yRange=(0, self.tree.leaf_count), padding=0.0)
+        if self.vb.linkedView(pg.ViewBox.YAxis) is None:
+            self.vb.setRange(xRange=(-0.03 * top, top + margin), yRange=(0, self.tree.leaf_count), padding=0.0)
+        else:
+            # The plot this one is linked to owns the rows: a heatmap's range
+            # also shows its column swatches above the first row.
+            self.vb.setXRange(-0.03 * top, top + margin, padding=0.0)
         if self.cut_line.isVisible() and self.cluster_labels is None:
             self.cut_line.setValue(self.parked_cut_height())
         self._place_support_labels()

@@ -111,3 +111,12 @@ def test_hovered_cell_keeps_its_tooltip(computed):
     heatmap._show_value(None)
 
     assert heatmap.image.toolTip() == ""
+
+
+def test_column_swatches_stay_in_view(qtbot, computed):
+    heatmap = computed.distance_pane.heatmap
+    computed.resize(1300, 900)
+    qtbot.wait(100)
+    top = heatmap.vb.viewRange()[1][0]
+
+    assert top < 0
