@@ -220,11 +220,13 @@ def measure_in_process(path: pathlib.Path, split_index: int, repeats: int) -> di
             if repeat:
                 times[name].append(elapsed)
         print(f"  round {repeat}: " + ", ".join(f"{n} {t[-1]:.2f} s" for n, t in times.items() if t), flush=True)
-    # The bound's steps must produce exactly what the floors and torch.load produce.
-    if outputs["bound: text to bytes, one thread"] != sum(len(blob) for blob in loaded_blobs):
-        raise SystemExit("bench_pass: the decoded text does not match the blobs that torch.load returned")
-    if outputs["bound: libdeflate, one thread"] != outputs["floor: zlib from memory"]:
-        raise SystemExit("bench_pass: libdeflate and zlib inflated different numbers of bytes")
+    # The bound's steps must produce as many bytes as torch.load and the zlib floor.
+    decoded, loaded = outputs["bound: text to bytes, one thread"], sum(len(blob) for blob in loaded_blobs)
+    if decoded != loaded:
+        raise SystemExit(f"bench_pass: the stored text decoded to {decoded} bytes, but torch.load returned {loaded}")
+    inflated, floor_inflated = outputs["bound: libdeflate, one thread"], outputs["floor: zlib from memory"]
+    if inflated != floor_inflated:
+        raise SystemExit(f"bench_pass: libdeflate inflated {inflated} bytes, zlib {floor_inflated}")
     original, fast = outputs["original loop"], outputs["app pass"]
     off_diagonal = ~np.eye(len(original), dtype=bool)
     checkpoint.close()

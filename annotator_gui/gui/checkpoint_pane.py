@@ -124,6 +124,9 @@ def breakable(name: str) -> str:
 
     A long file name has no spaces, so a word-wrapped label could not
     break it and would grow wider than its pane.
+
+    NOTE: text copied from the summary keeps these invisible characters. The
+    window title shows the name without them.
     """
     return re.sub(r"([_.-])", "\\1\u200b", name)
 

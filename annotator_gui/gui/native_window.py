@@ -24,9 +24,6 @@ XCB_DESTROY_NOTIFY = 17
 # xcb_destroy_notify_event_t: response_type and pad (1 byte each), sequence
 # (2 bytes), then the event and window ids (4 bytes each).
 _WINDOW_OFFSET = 8
-# The top bit of response_type marks an event that a client sent with
-# SendEvent. The X server sets it, so only events without it are real.
-SENT_EVENT_BIT = 0x80
 
 
 class DestroyedWindowFilter(QAbstractNativeEventFilter):
@@ -45,6 +42,8 @@ class DestroyedWindowFilter(QAbstractNativeEventFilter):
     def nativeEventFilter(self, event_type, message):
         if bytes(event_type) == XCB_EVENT_TYPE:
             address = int(message)
+            # The exact match leaves out events that another client sent with
+            # SendEvent, whose response_type has the top bit set. They destroy nothing.
             if ctypes.c_uint8.from_address(address).value == XCB_DESTROY_NOTIFY:
                 if not self._destroyed_ids:
                     QTimer.singleShot(0, self._handle_destroyed)

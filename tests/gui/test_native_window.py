@@ -11,11 +11,13 @@ import ctypes
 from PySide6.QtCore import QByteArray
 from PySide6.QtWidgets import QDialog, QWidget
 
-from annotator_gui.gui.native_window import SENT_EVENT_BIT, XCB_DESTROY_NOTIFY, XCB_EVENT_TYPE, DestroyedWindowFilter
+from annotator_gui.gui.native_window import XCB_DESTROY_NOTIFY, XCB_EVENT_TYPE, DestroyedWindowFilter
 
 # xcb_destroy_notify_event_t is 32 bytes on the wire, with the window id at offset 8.
 XCB_EVENT_SIZE = 32
 UNMAP_NOTIFY = 18
+# The top bit of response_type marks an event that a client sent with SendEvent.
+SENT_EVENT_BIT = 0x80
 
 
 def destroy_event(window_id: int, response_type: int = XCB_DESTROY_NOTIFY) -> ctypes.Array:
